@@ -1,0 +1,187 @@
+//! File primitives: preallocation, read-only mappings, positioned writes, directory sync.
+//!
+//! This is the only module of the engine that contains `unsafe` code. Mappings are read-only
+//! (LMDB's discipline): the engine writes with `pwrite` into space it has preallocated with
+//! `fallocate`, never truncates or shrinks a file while it is mapped, and holds an exclusive
+//! lock on the store directory so no other cooperating process writes the files. A mapping is
+//! only ever read in ranges that were fully written (and published through the index) before
+//! the reader learned of them, so no byte a reader holds changes underneath it.
+
+use std::fs::File;
+use std::io;
+use std::ops::Deref;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+
+use memmap2::{Mmap, MmapMut, MmapOptions};
+
+/// Reserves `len` bytes of disk space for `file` starting at `offset`, extending the file if
+/// needed. After this, writes into the range cannot fail for lack of space, and a mapping of
+/// the range is backed by real blocks (no SIGBUS on a full disk).
+pub fn preallocate(file: &File, offset: u64, len: u64) -> io::Result<()> {
+    if len == 0 {
+        return Ok(());
+    }
+    match rustix::fs::fallocate(file, rustix::fs::FallocateFlags::empty(), offset, len) {
+        Ok(()) => Ok(()),
+        // Filesystems without fallocate (some tmpfs/overlay setups): fall back to writing
+        // zeroes, which also allocates blocks and reports ENOSPC as an error.
+        Err(e) if e == rustix::io::Errno::OPNOTSUPP || e == rustix::io::Errno::NOSYS => {
+            write_zeroes(file, offset, len)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn write_zeroes(file: &File, mut offset: u64, len: u64) -> io::Result<()> {
+    let zeroes = vec![0u8; 1 << 20];
+    let end = offset + len;
+    while offset < end {
+        let n = ((end - offset) as usize).min(zeroes.len());
+        file.write_all_at(&zeroes[..n], offset)?;
+        offset += n as u64;
+    }
+    Ok(())
+}
+
+/// Writes all of `buf` at `offset` (a `pwrite` loop).
+pub fn write_at(file: &File, buf: &[u8], offset: u64) -> io::Result<()> {
+    file.write_all_at(buf, offset)
+}
+
+/// Reads exactly `buf.len()` bytes at `offset` (a `pread` loop).
+pub fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
+    file.read_exact_at(buf, offset)
+}
+
+/// fsyncs a directory, making file creations, renames and removals in it durable.
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// A read-only shared mapping of the first `len` bytes of a file.
+///
+/// Derefs to the mapped bytes. Dropping it unmaps; a file may be unlinked while mapped and
+/// the mapping stays valid until the last holder drops it.
+#[derive(Debug)]
+pub struct MappedFile {
+    map: Option<Mmap>,
+}
+
+impl MappedFile {
+    /// Maps `len` bytes of `file` read-only. The caller must have written or preallocated
+    /// the whole range (so that no page of the mapping is beyond end of file).
+    pub fn map(file: &File, len: u64) -> io::Result<MappedFile> {
+        if len == 0 {
+            return Ok(MappedFile { map: None });
+        }
+        let file_len = file.metadata()?.len();
+        if file_len < len {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("cannot map {len} bytes of a file of {file_len} bytes"),
+            ));
+        }
+        let len = usize::try_from(len)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "mapping too large for usize"))?;
+        // SAFETY: the mapping is read-only and covers only bytes that exist in the file
+        // (checked above: the file is at least `len` long and the engine never truncates a
+        // mapped file). The store directory is exclusively locked, so no cooperating process
+        // modifies the file; the engine itself only appends with pwrite into ranges no reader
+        // has been handed yet. Readers therefore never observe bytes changing under a `&[u8]`.
+        let map = unsafe { MmapOptions::new().len(len).map(file)? };
+        Ok(MappedFile { map: Some(map) })
+    }
+
+    /// Advises the kernel that access will be random (no readahead).
+    pub fn advise_random(&self) {
+        if let Some(map) = &self.map {
+            let _ = map.advise(memmap2::Advice::Random);
+        }
+    }
+}
+
+impl Deref for MappedFile {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match &self.map {
+            Some(m) => m,
+            None => &[],
+        }
+    }
+}
+
+/// A writable shared mapping of a file region, used only while *building* a new file that
+/// no reader can see yet (e.g. an index run's hash table). Call [`MappedFileMut::flush`]
+/// before publishing the file.
+#[derive(Debug)]
+pub struct MappedFileMut {
+    map: MmapMut,
+}
+
+impl MappedFileMut {
+    /// Maps `len` bytes of `file` at `offset` read-write. The range must be preallocated
+    /// (see [`preallocate`]) so that stores into it cannot hit an unbacked page.
+    pub fn map(file: &File, offset: u64, len: u64) -> io::Result<MappedFileMut> {
+        let file_len = file.metadata()?.len();
+        if offset.checked_add(len).is_none_or(|end| end > file_len) || len == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("cannot map {len} bytes at {offset} of a file of {file_len} bytes"),
+            ));
+        }
+        let len = usize::try_from(len)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "mapping too large for usize"))?;
+        // SAFETY: the range lies within the file (checked above) and was preallocated by the
+        // caller, so stores cannot fault on a full disk. The file is new and private to the
+        // builder until it is published (renamed and recorded in the manifest), so no other
+        // mapping or reader observes these bytes while they are mutated.
+        let map = unsafe { MmapOptions::new().offset(offset).len(len).map_mut(file)? };
+        Ok(MappedFileMut { map })
+    }
+
+    /// Writes dirty pages back to the file (msync).
+    pub fn flush(&self) -> io::Result<()> {
+        self.map.flush()
+    }
+}
+
+impl Deref for MappedFileMut {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.map
+    }
+}
+
+impl std::ops::DerefMut for MappedFileMut {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        &mut self.map
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn preallocate_map_and_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let file = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&path).unwrap();
+        preallocate(&file, 0, 8192).unwrap();
+        assert_eq!(file.metadata().unwrap().len(), 8192);
+        let map = MappedFile::map(&file, 8192).unwrap();
+        write_at(&file, b"hello", 100).unwrap();
+        assert_eq!(&map[100..105], b"hello");
+        assert!(MappedFile::map(&file, 8193).is_err());
+        {
+            let mut m = MappedFileMut::map(&file, 4096, 4096).unwrap();
+            m[0..3].copy_from_slice(b"abc");
+            m.flush().unwrap();
+        }
+        assert_eq!(&map[4096..4099], b"abc");
+        let mut buf = [0u8; 3];
+        read_at(&file, &mut buf, 4096).unwrap();
+        assert_eq!(&buf, b"abc");
+    }
+}
