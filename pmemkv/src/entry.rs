@@ -83,11 +83,9 @@ impl Entry {
     pub fn encode(&self) -> [u8; ENTRY_ENCODED_LEN] {
         let (kind, a, b) = match self.value {
             None => (KIND_TOMBSTONE, 0u64, 0u64),
-            Some(ValueLoc::Inline { segment, offset, len, crc }) => (
-                KIND_INLINE,
-                segment as u64 | (offset as u64) << 32,
-                len as u64 | (crc as u64) << 32,
-            ),
+            Some(ValueLoc::Inline { segment, offset, len, crc }) => {
+                (KIND_INLINE, segment as u64 | (offset as u64) << 32, len as u64 | (crc as u64) << 32)
+            }
             Some(ValueLoc::Blob { id, len }) => (KIND_BLOB, id, len),
         };
         let mut out = [0u8; ENTRY_ENCODED_LEN];

@@ -53,7 +53,9 @@ pub enum Error {
         max: usize,
     },
     /// A value is larger than the inline limit; use the streaming blob writer.
-    #[error("value of {len} bytes exceeds the inline value limit of {max} bytes; use Store::blob_writer for large values")]
+    #[error(
+        "value of {len} bytes exceeds the inline value limit of {max} bytes; use Store::blob_writer for large values"
+    )]
     ValueTooLarge {
         /// The value's length.
         len: u64,

@@ -26,9 +26,7 @@ pub fn preallocate(file: &File, offset: u64, len: u64) -> io::Result<()> {
         Ok(()) => Ok(()),
         // Filesystems without fallocate (some tmpfs/overlay setups): fall back to writing
         // zeroes, which also allocates blocks and reports ENOSPC as an error.
-        Err(e) if e == rustix::io::Errno::OPNOTSUPP || e == rustix::io::Errno::NOSYS => {
-            write_zeroes(file, offset, len)
-        }
+        Err(e) if e == rustix::io::Errno::OPNOTSUPP || e == rustix::io::Errno::NOSYS => write_zeroes(file, offset, len),
         Err(e) => Err(e.into()),
     }
 }

@@ -1,12 +1,32 @@
 //! pmemkv: a crash-consistent, mmap-backed key-value engine.
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod blob;
 pub mod entry;
 pub mod error;
 pub mod io;
+pub mod iter;
+mod maintenance;
+pub mod manifest;
+pub mod memtable;
+pub mod options;
+pub mod record;
+mod recovery;
+pub mod run;
+pub mod segment;
+mod store;
+pub mod sync;
+mod value;
+mod view;
 
 pub use entry::{Entry, ValueLoc};
 pub use error::{Error, Result};
+pub use iter::{Direction, KeyRange};
+pub use options::{Clock, Condition, Durability, Expiry, Options, PutOptions, WriteOptions};
+pub use store::{
+    BlobPut, Iter, KeyIter, KeyMeta, RecoveryReport, ScanPage, Stats, Store, Txn, ValueReader, WriteBatch,
+};
+pub use value::ValueRef;
 
 /// Longest key the engine accepts, in bytes.
 pub const MAX_KEY_LEN: usize = 64 * 1024;

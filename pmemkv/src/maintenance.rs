@@ -1,0 +1,498 @@
+//! Background maintenance: checkpoints, index-run merges and value-log compaction.
+//!
+//! All three run under the maintenance mutex (never under the write mutex for long): they
+//! take the write mutex only to freeze the memtable or to append relocated values, so writers
+//! and readers keep going while runs are built and merged.
+//!
+//! Checkpoint order (see `docs/format.md`): freeze the memtable and note the log position →
+//! fsync the log up to it → write and fsync the new run, fsync the directory → write and
+//! fsync the manifest (the commit point) → publish the new view → unlink what the manifest
+//! says is dead, fsync the directory.
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use crate::entry::{Entry, ValueLoc};
+use crate::error::{Error, Result};
+use crate::iter::{Direction, KeyRange, MergeIter};
+use crate::manifest::Manifest;
+use crate::memtable::Memtable;
+use crate::options::Durability;
+use crate::record::{self, OpKind, OpRef, Probe};
+use crate::run::{run_file_name, Run, RunBuilder};
+use crate::segment::{Segment, SEGMENT_HEADER_LEN};
+use crate::store::{mark_dead, Inner, Maint};
+use crate::sync::{lsn, Lsn};
+use crate::view::View;
+
+/// Merge all runs into one when there are more than this many.
+const MAX_RUNS: usize = 10;
+/// Relocate at most this many value bytes per hold of the write mutex.
+const RELOCATE_CHUNK_BYTES: usize = 1 << 20;
+
+fn sync_dir(inner: &Inner) -> Result<()> {
+    crate::io::sync_dir(&inner.dir).map_err(|e| Error::io(format!("syncing directory {}", inner.dir.display()), e))
+}
+
+/// Writes the given sorted entries as run `id`; returns the opened run.
+fn write_run(inner: &Inner, id: u64, entries: impl Iterator<Item = Result<(Vec<u8>, Entry)>>) -> Result<Arc<Run>> {
+    let path = inner.dir.join(run_file_name(id));
+    let mut b = RunBuilder::create(&path, id)?;
+    for item in entries {
+        let (k, e) = item?;
+        b.add(&k, &e)?;
+    }
+    b.finish()?;
+    sync_dir(inner)?;
+    Ok(Arc::new(Run::open(&path)?))
+}
+
+/// Writes a checkpoint.
+pub(crate) fn checkpoint(inner: &Inner) -> Result<()> {
+    let mut m = inner.maint.lock();
+    checkpoint_locked(inner, &mut m)
+}
+
+fn checkpoint_locked(inner: &Inner, maint: &mut Maint) -> Result<()> {
+    inner.poison.check()?;
+    let started = Instant::now();
+    let old = &maint.manifest;
+    let (frozen, at, last_seq, next_segment_id, run_id, next_blob_id, stats, dead_blobs) = {
+        let mut w = inner.writer.lock();
+        let view = inner.view.load();
+        let unchanged = w.active.id() == old.log_segment && w.pos == old.log_offset as u64;
+        if view.active.is_empty() && unchanged && w.dead_blobs.is_empty() && maint.relocated.is_empty() {
+            return Ok(());
+        }
+        let frozen = view.active.clone();
+        let f2 = frozen.clone();
+        inner.publish(move |v| {
+            v.active = Arc::new(Memtable::new());
+            v.frozen.insert(0, f2.clone());
+        });
+        w.log_bytes_since_checkpoint = 0;
+        let run_id = w.next_run_id;
+        w.next_run_id += 1;
+        let dead: Vec<u64> = std::mem::take(&mut w.dead_blobs).into_iter().map(|(id, _)| id).collect();
+        (
+            frozen,
+            lsn(w.active.id(), w.pos),
+            w.next_seq - 1,
+            w.next_segment_id,
+            run_id,
+            w.next_blob_id,
+            w.stats.clone(),
+            dead,
+        )
+    };
+    let result = (|| {
+        inner.syncer.wait_durable(at, &inner.poison)?;
+        let new_run = if frozen.is_empty() { None } else { Some(write_run(inner, run_id, frozen.iter().map(Ok))?) };
+        let mut runs = old.runs.clone();
+        if let Some(r) = &new_run {
+            runs.insert(0, r.id());
+        }
+        let (ready, keep): (Vec<_>, Vec<_>) = maint.relocated.iter().partition(|(_, l)| *l <= at);
+        let ready: Vec<u32> = ready.into_iter().map(|(s, _)| s).collect();
+        let (log_segment, log_offset) = ((at >> 32) as u32, (at & 0xffff_ffff) as u32);
+        let manifest = Manifest {
+            generation: old.generation + 1,
+            last_seq,
+            log_segment,
+            log_offset,
+            next_segment_id,
+            next_run_id: run_id + 1,
+            next_blob_id,
+            runs,
+            segments: stats.values().filter(|s| !ready.contains(&s.id)).copied().collect(),
+            pending_segments: ready.clone(),
+            pending_blobs: dead_blobs.clone(),
+        };
+        manifest.write(&inner.dir)?;
+        Ok((manifest, new_run, ready, keep))
+    })();
+    let (manifest, new_run, ready, keep) = match result {
+        Ok(x) => x,
+        Err(e) => {
+            inner.poison.set(format!("checkpoint failed: {e}"));
+            return Err(e);
+        }
+    };
+    // The manifest is durable: publish and clean up.
+    let ready2 = ready.clone();
+    inner.publish(move |v| {
+        v.frozen.retain(|m| !Arc::ptr_eq(m, &frozen));
+        if let Some(r) = &new_run {
+            if !v.runs.iter().any(|x| x.id() == r.id()) {
+                v.runs.insert(0, r.clone());
+            }
+        }
+        if !ready2.is_empty() {
+            let mut segs = (*v.segments).clone();
+            for s in &ready2 {
+                segs.remove(s);
+            }
+            v.segments = Arc::new(segs);
+        }
+    });
+    {
+        let mut w = inner.writer.lock();
+        for s in &ready {
+            w.stats.remove(s);
+        }
+    }
+    for s in &ready {
+        remove_file(&inner.dir.join(crate::segment::segment_file_name(*s)))?;
+    }
+    for b in &dead_blobs {
+        inner.blobs.write().remove(b);
+        remove_file(&inner.dir.join(crate::blob::blob_file_name(*b)))?;
+    }
+    if !ready.is_empty() || !dead_blobs.is_empty() {
+        sync_dir(inner)?;
+    }
+    maint.relocated = keep;
+    tracing::debug!(generation = manifest.generation, ms = started.elapsed().as_millis() as u64, "checkpoint written");
+    maint.manifest = manifest;
+    inner.counters.checkpoints.fetch_add(1, Ordering::Relaxed);
+    Ok(())
+}
+
+fn remove_file(path: &std::path::Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io(format!("removing {}", path.display()), e)),
+    }
+}
+
+/// Merges index runs: the newest runs of similar size (or all, if `full` or too many).
+fn merge_locked(inner: &Inner, maint: &mut Maint, full: bool) -> Result<bool> {
+    let view = inner.view.load_full();
+    let runs = view.runs.clone();
+    let k = if full || runs.len() > MAX_RUNS {
+        runs.len()
+    } else {
+        let mut k = 1;
+        let mut sum = runs.first().map_or(0, |r| r.len());
+        while k < runs.len() && sum * 2 >= runs[k].len() {
+            sum += runs[k].len();
+            k += 1;
+        }
+        k
+    };
+    if k < 2 && !(full && k == 1) {
+        return Ok(false);
+    }
+    let group: Vec<Arc<Run>> = runs[..k].to_vec();
+    let bottom = k == runs.len();
+    let now = inner.now();
+    let run_id = {
+        let mut w = inner.writer.lock();
+        let id = w.next_run_id;
+        w.next_run_id += 1;
+        id
+    };
+    let merge_view = Arc::new(View {
+        active: Arc::new(Memtable::new()),
+        frozen: Vec::new(),
+        runs: group.clone(),
+        segments: view.segments.clone(),
+    });
+    let mut it = MergeIter::new(merge_view, KeyRange::all(), Direction::Forward, None);
+    let mut expired: Vec<(ValueLoc, usize)> = Vec::new();
+    let entries = std::iter::from_fn(|| loop {
+        match it.next_entry() {
+            Ok(Some((k, e))) => {
+                if bottom && e.is_tombstone() {
+                    continue;
+                }
+                if bottom && e.is_expired(now) {
+                    expired.push((e.value.expect("not a tombstone"), k.len()));
+                    continue;
+                }
+                return Some(Ok((k, e)));
+            }
+            Ok(None) => return None,
+            Err(e) => return Some(Err(e)),
+        }
+    });
+    let new_run = write_run(inner, run_id, entries)?;
+    let mut new_runs: Vec<u64> = vec![new_run.id()];
+    new_runs.extend(runs[k..].iter().map(|r| r.id()));
+    let manifest = Manifest { generation: maint.manifest.generation + 1, runs: new_runs, ..maint.manifest.clone() };
+    if let Err(e) = manifest.write(&inner.dir) {
+        inner.poison.set(format!("manifest write failed during merge: {e}"));
+        return Err(e);
+    }
+    maint.manifest = manifest;
+    let merged: Vec<u64> = group.iter().map(|r| r.id()).collect();
+    inner.publish(move |v| {
+        v.runs.retain(|r| !merged.contains(&r.id()));
+        let pos = v.runs.len() - (runs.len() - k).min(v.runs.len());
+        v.runs.insert(pos, new_run.clone());
+    });
+    if !expired.is_empty() {
+        let mut w = inner.writer.lock();
+        let at = inner.syncer.written();
+        for (loc, klen) in expired {
+            mark_dead(&mut w, loc, klen, at);
+        }
+    }
+    for r in &group {
+        remove_file(r.path())?;
+    }
+    sync_dir(inner)?;
+    inner.counters.merges.fetch_add(1, Ordering::Relaxed);
+    tracing::debug!(runs = k, bottom, "index runs merged");
+    Ok(true)
+}
+
+/// Relocates live values out of sealed segments that are mostly dead.
+fn gc_locked(inner: &Inner, maint: &mut Maint, full: bool) -> Result<usize> {
+    let log_segment = maint.manifest.log_segment;
+    let view = inner.view.load_full();
+    let candidates: Vec<u32> = {
+        let w = inner.writer.lock();
+        w.stats
+            .values()
+            .filter(|s| s.id < log_segment && s.id != w.active.id() && view.segments.contains_key(&s.id))
+            .filter(|s| !maint.relocated.iter().any(|(id, _)| *id == s.id))
+            .filter(|s| {
+                let ratio = if s.total_bytes == 0 { 1.0 } else { s.dead_bytes as f64 / s.total_bytes as f64 };
+                ratio >= inner.opts.gc_dead_ratio || (full && s.dead_bytes > 0)
+            })
+            .map(|s| s.id)
+            .collect()
+    };
+    let mut done = 0;
+    for id in candidates {
+        let seg = view.segments[&id].clone();
+        match relocate_segment(inner, &seg) {
+            Ok(last) => {
+                maint.relocated.push((id, last));
+                done += 1;
+                inner.counters.segments_compacted.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(e) => {
+                tracing::error!(segment = id, error = %e, "compaction of segment failed; it is kept");
+                if !e.is_corruption() {
+                    return Err(e);
+                }
+            }
+        }
+    }
+    if done > 0 {
+        checkpoint_locked(inner, maint)?;
+    }
+    Ok(done)
+}
+
+/// Copies every live value of `seg` to the head of the log. Returns the LSN after the last
+/// relocation record.
+fn relocate_segment(inner: &Inner, seg: &Arc<Segment>) -> Result<Lsn> {
+    struct Cand {
+        key: Vec<u8>,
+        loc: ValueLoc,
+    }
+    let bytes = seg.bytes();
+    let mut pos = SEGMENT_HEADER_LEN as usize;
+    let mut chunk: Vec<Cand> = Vec::new();
+    let mut chunk_bytes = 0;
+    let mut last = inner.syncer.written();
+    loop {
+        let probe = record::probe(&bytes[pos..]);
+        let (len, end) = match probe {
+            Probe::Record { len, .. } => (len, false),
+            Probe::End => (0, true),
+            Probe::Invalid(why) => {
+                return Err(Error::corruption(
+                    seg.path(),
+                    pos as u64,
+                    format!("compaction found a damaged record: {why}"),
+                ));
+            }
+        };
+        if !end {
+            let rec = &bytes[pos..pos + len];
+            for op in record::ops(rec) {
+                let op = op.map_err(|why| Error::corruption(seg.path(), pos as u64, why))?;
+                let loc = match op.kind {
+                    OpKind::Put => ValueLoc::Inline {
+                        segment: seg.id(),
+                        offset: (pos + op.value_offset) as u32,
+                        len: op.value.len() as u32,
+                        crc: 0,
+                    },
+                    OpKind::PutBlob => match op.blob_loc() {
+                        Some(l) => l,
+                        None => continue,
+                    },
+                    _ => continue,
+                };
+                chunk_bytes += op.value.len() + op.key.len();
+                chunk.push(Cand { key: op.key.to_vec(), loc });
+            }
+            pos += len;
+        }
+        if chunk_bytes >= RELOCATE_CHUNK_BYTES || (end && !chunk.is_empty()) {
+            let mut w = inner.writer.lock();
+            let view = inner.view.load();
+            let now = inner.now();
+            let mut keep: Vec<(usize, Entry, &[u8])> = Vec::new();
+            for (i, c) in chunk.iter().enumerate() {
+                let Some(cur) = view.lookup(&c.key)? else { continue };
+                if cur.is_expired(now) {
+                    continue;
+                }
+                let same = match (cur.value, c.loc) {
+                    (
+                        Some(ValueLoc::Inline { segment, offset, .. }),
+                        ValueLoc::Inline { segment: s2, offset: o2, .. },
+                    ) => segment == s2 && offset == o2,
+                    (Some(ValueLoc::Blob { id, .. }), ValueLoc::Blob { id: id2, .. }) => id == id2,
+                    _ => false,
+                };
+                if !same {
+                    continue;
+                }
+                let value: &[u8] = match cur.value {
+                    Some(ValueLoc::Inline { offset, len, crc, .. }) => seg.read_verified(offset, len, crc)?,
+                    _ => &[],
+                };
+                keep.push((i, cur, value));
+            }
+            let mut ops: Vec<OpRef<'_>> = keep
+                .iter()
+                .map(|(i, cur, value)| {
+                    let c = &chunk[*i];
+                    match cur.value {
+                        Some(ValueLoc::Blob { id, len }) => OpRef {
+                            kind: OpKind::PutBlob,
+                            key: &c.key,
+                            version: cur.version,
+                            expire_at_ms: cur.expire_at_ms,
+                            value: &[],
+                            blob: (id, len),
+                        },
+                        _ => OpRef {
+                            kind: OpKind::Put,
+                            key: &c.key,
+                            version: cur.version,
+                            expire_at_ms: cur.expire_at_ms,
+                            value,
+                            blob: (0, 0),
+                        },
+                    }
+                })
+                .collect();
+            // A batch must fit in one segment; split if a chunk is unusually large.
+            let max = (inner.opts.segment_size - SEGMENT_HEADER_LEN) as usize / 2;
+            let mut start = 0;
+            while start < ops.len() {
+                let mut end_i = start;
+                let mut size = 0;
+                while end_i < ops.len() && (end_i == start || size + record::op_len(&ops[end_i]) < max) {
+                    size += record::op_len(&ops[end_i]);
+                    end_i += 1;
+                }
+                if let Some(at) = inner.commit_locked(&mut w, &mut ops[start..end_i])? {
+                    last = at;
+                }
+                inner.counters.bytes_relocated.fetch_add(size as u64, Ordering::Relaxed);
+                start = end_i;
+            }
+            drop(w);
+            chunk.clear();
+            chunk_bytes = 0;
+        }
+        if end {
+            break;
+        }
+    }
+    Ok(last)
+}
+
+/// Runs compaction to completion.
+pub(crate) fn compact(inner: &Inner, full: bool) -> Result<()> {
+    let mut m = inner.maint.lock();
+    checkpoint_locked(inner, &mut m)?;
+    gc_locked(inner, &mut m, full)?;
+    merge_locked(inner, &mut m, full)?;
+    Ok(())
+}
+
+/// One round of background maintenance.
+fn maintain(inner: &Inner, now: Instant, last_gc: &mut Instant) -> Result<()> {
+    let needs_checkpoint = {
+        let view = inner.view.load();
+        let w = inner.writer.lock();
+        view.active.len() >= inner.opts.memtable_max_entries
+            || w.log_bytes_since_checkpoint >= inner.opts.checkpoint_log_bytes
+    };
+    if needs_checkpoint {
+        checkpoint(inner)?;
+    }
+    if now.duration_since(*last_gc) >= Duration::from_secs(1) {
+        *last_gc = now;
+        let mut m = inner.maint.lock();
+        merge_locked(inner, &mut m, false)?;
+        gc_locked(inner, &mut m, false)?;
+    }
+    Ok(())
+}
+
+/// Starts the background thread.
+pub(crate) fn start_background(inner: &Arc<Inner>) {
+    let weak: Weak<Inner> = Arc::downgrade(inner);
+    let handle = std::thread::Builder::new()
+        .name("pmemkv-maint".into())
+        .spawn(move || background_loop(weak))
+        .expect("spawning the maintenance thread");
+    *inner.bg.handle.lock() = Some(handle);
+}
+
+fn background_loop(weak: Weak<Inner>) {
+    let mut last_sync = Instant::now();
+    let mut last_gc = Instant::now();
+    let mut backoff_until = Instant::now();
+    loop {
+        let Some(inner) = weak.upgrade() else { return };
+        {
+            let mut stop = inner.bg.stop.lock();
+            if *stop {
+                return;
+            }
+            inner.bg.cv.wait_for(&mut stop, Duration::from_millis(100));
+            if *stop {
+                return;
+            }
+        }
+        let now = Instant::now();
+        if inner.opts.durability == Durability::EverySec && now.duration_since(last_sync) >= Duration::from_secs(1) {
+            last_sync = now;
+            if let Err(e) = inner.syncer.sync_all(&inner.poison) {
+                tracing::error!(error = %e, "background fsync failed");
+            }
+        }
+        if now >= backoff_until && inner.poison.check().is_ok() {
+            if let Err(e) = maintain(&inner, now, &mut last_gc) {
+                tracing::error!(error = %e, "background maintenance failed; retrying in 5 s");
+                backoff_until = now + Duration::from_secs(5);
+            }
+        }
+    }
+}
+
+/// Stops and joins the background thread (idempotent).
+pub(crate) fn stop_background(inner: &Inner) {
+    *inner.bg.stop.lock() = true;
+    inner.bg.cv.notify_all();
+    let handle = inner.bg.handle.lock().take();
+    if let Some(h) = handle {
+        if h.thread().id() != std::thread::current().id() {
+            let _ = h.join();
+        }
+    }
+}

@@ -1,0 +1,1206 @@
+//! The store: the public API and the write path.
+//!
+//! Writes are serialized by one mutex (the writer): each batch is encoded as one checksummed
+//! record, appended to the active log segment with `pwrite`, then its index entries are
+//! inserted into the memtable. Durability waits (group commit) happen after the mutex is
+//! released. Reads take no lock: they load the current [`View`] and read values straight
+//! from the mapped segment, verified against the checksum stored in the index.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::ops::{Bound, RangeBounds};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use parking_lot::{Condvar, Mutex, MutexGuard, RwLock};
+
+use crate::blob::{BlobFile, BlobWriter};
+use crate::entry::{Entry, ValueLoc};
+use crate::error::{Error, Result};
+use crate::iter::{Direction, KeyRange, MergeIter, Overlay};
+use crate::manifest::{Manifest, SegmentStats};
+use crate::options::{Condition, Durability, Expiry, Options, PutOptions, WriteOptions};
+use crate::record::{self, OpKind, OpRef, OP_HEADER_LEN};
+use crate::segment::{Segment, SEGMENT_HEADER_LEN};
+use crate::sync::{lsn, Lsn, Poison, Syncer};
+use crate::value::ValueRef;
+use crate::view::View;
+use crate::MAX_KEY_LEN;
+
+/// A crash-consistent key-value store in one directory.
+///
+/// `Store` is `Send + Sync`: share it between threads with an `Arc`. Dropping it stops the
+/// background thread, syncs the log and writes a checkpoint (best effort; call
+/// [`Store::close`] to see errors).
+pub struct Store {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub dir: PathBuf,
+    pub opts: Options,
+    pub _lock: File,
+    pub view: ArcSwap<View>,
+    pub writer: Mutex<Writer>,
+    pub syncer: Syncer,
+    pub poison: Poison,
+    pub blobs: RwLock<HashMap<u64, Arc<BlobFile>>>,
+    pub maint: Mutex<Maint>,
+    pub report: RecoveryReport,
+    pub bg: Background,
+    pub counters: Counters,
+}
+
+/// State owned by the checkpoint / merge / compaction path (its mutex serializes them).
+pub(crate) struct Maint {
+    pub manifest: Manifest,
+    /// Segments whose live data was relocated, with the LSN after the last relocation; they
+    /// are unlinked by the first checkpoint that covers that LSN.
+    pub relocated: Vec<(u32, Lsn)>,
+}
+
+/// Signals for the background thread.
+#[derive(Default)]
+pub(crate) struct Background {
+    pub stop: Mutex<bool>,
+    pub cv: Condvar,
+    pub handle: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl Background {
+    pub fn wake(&self) {
+        self.cv.notify_all();
+    }
+}
+
+/// Operation counters.
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub checkpoints: AtomicU64,
+    pub merges: AtomicU64,
+    pub segments_compacted: AtomicU64,
+    pub bytes_relocated: AtomicU64,
+    pub batches: AtomicU64,
+}
+
+/// The writer's state, under the write mutex.
+pub(crate) struct Writer {
+    pub active: Arc<Segment>,
+    pub pos: u64,
+    pub next_seq: u64,
+    pub next_segment_id: u32,
+    pub next_run_id: u64,
+    pub next_blob_id: u64,
+    pub stats: BTreeMap<u32, SegmentStats>,
+    /// Blobs superseded at the given LSN; deleted once a checkpoint covers it.
+    pub dead_blobs: Vec<(u64, Lsn)>,
+    pub log_bytes_since_checkpoint: u64,
+    pub buf: Vec<u8>,
+    pub positions: Vec<(u32, u32)>,
+}
+
+/// What opening the store found and did.
+#[derive(Debug, Clone, Default)]
+pub struct RecoveryReport {
+    /// Generation of the manifest the store opened from (0 for a new store).
+    pub manifest_generation: u64,
+    /// Log records replayed after the checkpoint.
+    pub replayed_records: u64,
+    /// Log bytes replayed after the checkpoint.
+    pub replayed_bytes: u64,
+    /// Where an incomplete (torn) record ended the log, if one did: (segment, offset).
+    pub torn_tail: Option<(u32, u64)>,
+    /// True if records that verified were discarded after a damaged one (only with
+    /// [`Options::repair`]).
+    pub discarded_valid_records: bool,
+    /// Manifest slots that failed verification (the other slot was used).
+    pub damaged_manifests: Vec<String>,
+    /// Blob files removed because their write never completed or was never committed.
+    pub removed_blobs: Vec<u64>,
+    /// Time taken to open.
+    pub duration: std::time::Duration,
+}
+
+/// Metadata of a live key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyMeta {
+    /// Version of the write that set the current value (for [`Condition::IfVersion`]).
+    pub version: u64,
+    /// Absolute expiry in ms since the Unix epoch, if any.
+    pub expire_at_ms: Option<u64>,
+    /// Value length in bytes.
+    pub len: u64,
+}
+
+/// A set of writes applied atomically (all or nothing, also across a crash).
+#[derive(Debug, Clone, Default)]
+pub struct WriteBatch {
+    ops: Vec<BatchOp>,
+}
+
+#[derive(Debug, Clone)]
+enum BatchOp {
+    Put { key: Vec<u8>, value: Vec<u8>, expire_at_ms: u64 },
+    Delete { key: Vec<u8> },
+}
+
+impl WriteBatch {
+    /// An empty batch.
+    pub fn new() -> WriteBatch {
+        WriteBatch::default()
+    }
+
+    /// Adds a put.
+    pub fn put(&mut self, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) -> &mut Self {
+        self.ops.push(BatchOp::Put { key: key.into(), value: value.into(), expire_at_ms: 0 });
+        self
+    }
+
+    /// Adds a put that expires at `expire_at_ms` (ms since the Unix epoch).
+    pub fn put_with_expiry(
+        &mut self,
+        key: impl Into<Vec<u8>>,
+        value: impl Into<Vec<u8>>,
+        expire_at_ms: u64,
+    ) -> &mut Self {
+        self.ops.push(BatchOp::Put { key: key.into(), value: value.into(), expire_at_ms });
+        self
+    }
+
+    /// Adds a delete.
+    pub fn delete(&mut self, key: impl Into<Vec<u8>>) -> &mut Self {
+        self.ops.push(BatchOp::Delete { key: key.into() });
+        self
+    }
+
+    /// Number of ops.
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+
+    /// True if empty.
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+}
+
+/// Counters and sizes of a store.
+#[derive(Debug, Clone, Default)]
+pub struct Stats {
+    /// Entries in memtables (written since the last checkpoint).
+    pub memtable_entries: usize,
+    /// Approximate heap bytes of the memtables.
+    pub memtable_bytes: usize,
+    /// Number of index runs.
+    pub runs: usize,
+    /// Entries in index runs (including shadowed and tombstones).
+    pub run_entries: u64,
+    /// Bytes of index run files.
+    pub run_bytes: u64,
+    /// Number of log segments.
+    pub segments: usize,
+    /// Bytes of records written to the log segments that are still on disk.
+    pub log_bytes: u64,
+    /// Of those, bytes known to be dead.
+    pub log_dead_bytes: u64,
+    /// Preallocated bytes of log segments (file sizes).
+    pub segment_file_bytes: u64,
+    /// Next batch sequence number.
+    pub next_seq: u64,
+    /// fsync rounds of the log so far.
+    pub syncs: u64,
+    /// Checkpoints written since open.
+    pub checkpoints: u64,
+    /// Index run merges since open.
+    pub merges: u64,
+    /// Segments compacted since open.
+    pub segments_compacted: u64,
+    /// Value bytes relocated by compaction since open.
+    pub bytes_relocated: u64,
+    /// Write batches committed since open.
+    pub batches: u64,
+}
+
+/// Checks a key's length.
+pub(crate) fn check_key(key: &[u8]) -> Result<()> {
+    if key.len() > MAX_KEY_LEN {
+        return Err(Error::KeyTooLarge { len: key.len(), max: MAX_KEY_LEN });
+    }
+    Ok(())
+}
+
+impl Inner {
+    pub fn now(&self) -> u64 {
+        (self.opts.clock)()
+    }
+
+    /// Publishes a new view built from the current one.
+    pub fn publish(&self, f: impl Fn(&mut View)) {
+        self.view.rcu(|v| {
+            let mut n = View::clone(v);
+            f(&mut n);
+            n
+        });
+    }
+
+    fn check_value(&self, value: &[u8]) -> Result<()> {
+        if value.len() as u64 > self.opts.max_inline_value {
+            return Err(Error::ValueTooLarge { len: value.len() as u64, max: self.opts.max_inline_value });
+        }
+        Ok(())
+    }
+
+    /// The live entry of `key` at `now`.
+    pub fn live_entry(&self, view: &View, key: &[u8], now: impl Fn() -> u64) -> Result<Option<Entry>> {
+        Ok(view.lookup(key)?.filter(|e| !e.is_tombstone() && (e.expire_at_ms == 0 || !e.is_expired(now()))))
+    }
+
+    /// Reads and verifies the value at `loc`.
+    pub fn resolve(&self, view: &View, loc: ValueLoc) -> Result<ValueRef> {
+        match loc {
+            ValueLoc::Inline { segment, offset, len, crc } => {
+                let seg = match view.segments.get(&segment) {
+                    Some(s) => s.clone(),
+                    None => self.view.load().segments.get(&segment).cloned().ok_or_else(|| {
+                        Error::corruption(&self.dir, 0, format!("index points at missing log segment {segment}"))
+                    })?,
+                };
+                seg.read_verified(offset, len, crc)?;
+                let start = offset as usize;
+                Ok(ValueRef::segment(seg, start..start + len as usize))
+            }
+            ValueLoc::Blob { id, len } => {
+                let blob = self.blob(id)?;
+                if blob.len() != len {
+                    return Err(Error::corruption(blob.path(), 0, "blob length differs from the index"));
+                }
+                blob.verify_all()?;
+                Ok(ValueRef::blob(blob))
+            }
+        }
+    }
+
+    /// The open blob file `id` (opened on first use and cached).
+    pub fn blob(&self, id: u64) -> Result<Arc<BlobFile>> {
+        if let Some(b) = self.blobs.read().get(&id) {
+            return Ok(b.clone());
+        }
+        let b = Arc::new(BlobFile::open(&self.dir, id)?);
+        self.blobs.write().insert(id, b.clone());
+        Ok(b)
+    }
+
+    /// Appends one record with `ops` and indexes it. Ops with version 0 get the batch's
+    /// sequence number. Returns the LSN after the record, or `None` for no ops.
+    pub fn commit_locked(&self, w: &mut Writer, ops: &mut [OpRef<'_>]) -> Result<Option<Lsn>> {
+        if ops.is_empty() {
+            return Ok(None);
+        }
+        self.poison.check()?;
+        let payload: usize = ops.iter().map(record::op_len).sum();
+        let len = record::record_len(payload) as u64;
+        let max = self.opts.segment_size - SEGMENT_HEADER_LEN;
+        if len > max {
+            return Err(Error::BatchTooLarge { len, max });
+        }
+        if w.pos + len > w.active.capacity() {
+            self.rotate(w)?;
+        }
+        let seq = w.next_seq;
+        for op in ops.iter_mut() {
+            if op.version == 0 {
+                op.version = seq;
+            }
+        }
+        let mut buf = std::mem::take(&mut w.buf);
+        let mut positions = std::mem::take(&mut w.positions);
+        record::encode_record(&mut buf, seq, ops, &mut positions);
+        let written = w.active.write_at(&buf, w.pos);
+        if let Err(e) = written {
+            self.poison.set(format!("write to the log failed: {e}"));
+            w.buf = buf;
+            w.positions = positions;
+            return Err(e);
+        }
+        w.next_seq += 1;
+        let seg = w.active.id();
+        let base = w.pos;
+        let view = self.view.load();
+        let mut puts = positions.iter();
+        let at = lsn(seg, base + len);
+        for op in ops.iter() {
+            let loc = match op.kind {
+                OpKind::Put => {
+                    let &(rel, crc) = puts.next().expect("one position per put");
+                    Some(ValueLoc::Inline {
+                        segment: seg,
+                        offset: (base + rel as u64) as u32,
+                        len: op.value.len() as u32,
+                        crc,
+                    })
+                }
+                OpKind::PutBlob => Some(ValueLoc::Blob { id: op.blob.0, len: op.blob.1 }),
+                OpKind::Delete | OpKind::SetExpiry => None,
+            };
+            apply_op(w, &view, op.kind, op.key, op.version, op.expire_at_ms, loc, record::op_len(op) as u64, at);
+        }
+        w.stats.entry(seg).or_insert(SegmentStats { id: seg, ..Default::default() }).total_bytes += len;
+        w.pos += len;
+        w.log_bytes_since_checkpoint += len;
+        w.buf = buf;
+        w.positions = positions;
+        self.syncer.note_written(at);
+        self.counters.batches.fetch_add(1, Ordering::Relaxed);
+        if view.active.len() >= self.opts.memtable_max_entries
+            || w.log_bytes_since_checkpoint >= self.opts.checkpoint_log_bytes
+        {
+            self.bg.wake();
+        }
+        Ok(Some(at))
+    }
+
+    /// Starts a new active segment.
+    fn rotate(&self, w: &mut Writer) -> Result<()> {
+        let id = w.next_segment_id;
+        let seg = Arc::new(Segment::create(&self.dir, id, self.opts.segment_size)?);
+        crate::io::sync_dir(&self.dir)
+            .map_err(|e| Error::io(format!("syncing directory {}", self.dir.display()), e))?;
+        w.next_segment_id += 1;
+        self.syncer.rotated(seg.clone());
+        let s2 = seg.clone();
+        self.publish(move |v| {
+            let mut segs = (*v.segments).clone();
+            segs.insert(s2.id(), s2.clone());
+            v.segments = Arc::new(segs);
+        });
+        w.stats.insert(id, SegmentStats { id, ..Default::default() });
+        w.active = seg;
+        w.pos = SEGMENT_HEADER_LEN;
+        tracing::debug!(segment = id, "log rotated to a new segment");
+        Ok(())
+    }
+
+    /// Waits for the durability `d` to hold for `lsn`.
+    pub fn wait(&self, at: Option<Lsn>, d: Durability) -> Result<()> {
+        match (at, d) {
+            (Some(at), Durability::Always) => self.syncer.wait_durable(at, &self.poison),
+            _ => Ok(()),
+        }
+    }
+
+    pub fn durability(&self, o: Option<Durability>) -> Durability {
+        o.unwrap_or(self.opts.durability)
+    }
+}
+
+/// Applies one op to the memtable and does the space accounting. Shared by the write path
+/// and log replay so both build the same index.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn apply_op(
+    w: &mut Writer,
+    view: &View,
+    kind: OpKind,
+    key: &[u8],
+    version: u64,
+    expire_at_ms: u64,
+    loc: Option<ValueLoc>,
+    op_len: u64,
+    at: Lsn,
+) {
+    let prev = view.lookup(key).unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "index lookup failed while applying a write; space accounting may be off");
+        None
+    });
+    let new = match kind {
+        OpKind::Put | OpKind::PutBlob => Entry { version, expire_at_ms, value: loc },
+        OpKind::Delete => Entry { version, expire_at_ms: 0, value: None },
+        OpKind::SetExpiry => match prev {
+            Some(p) if p.value.is_some() => Entry { version, expire_at_ms, value: p.value },
+            _ => return,
+        },
+    };
+    if kind != OpKind::SetExpiry {
+        if let Some(p) = prev.and_then(|p| p.value) {
+            mark_dead(w, p, key.len(), at);
+        }
+    }
+    if matches!(kind, OpKind::Delete | OpKind::SetExpiry) {
+        // The op itself is only needed for replay, which never reaches a compacted segment.
+        let seg = (at >> 32) as u32;
+        w.stats.entry(seg).or_insert(SegmentStats { id: seg, ..Default::default() }).dead_bytes += op_len;
+    }
+    view.active.insert(key, new);
+}
+
+/// Accounts a superseded value as dead space.
+pub(crate) fn mark_dead(w: &mut Writer, loc: ValueLoc, key_len: usize, at: Lsn) {
+    match loc {
+        ValueLoc::Inline { segment, len, .. } => {
+            let s = w.stats.entry(segment).or_insert(SegmentStats { id: segment, ..Default::default() });
+            s.dead_bytes += (OP_HEADER_LEN + key_len) as u64 + len as u64;
+        }
+        ValueLoc::Blob { id, .. } => w.dead_blobs.push((id, at)),
+    }
+}
+
+impl Store {
+    /// Opens (or creates) the store in `dir`, replaying the log tail since the last
+    /// checkpoint. Fails with [`Error::Locked`] if another process has it open.
+    pub fn open(dir: impl AsRef<Path>, opts: Options) -> Result<Store> {
+        let inner = crate::recovery::open(dir.as_ref(), opts)?;
+        let store = Store { inner };
+        if store.inner.opts.background {
+            crate::maintenance::start_background(&store.inner);
+        }
+        Ok(store)
+    }
+
+    /// What opening the store found and did.
+    pub fn recovery_report(&self) -> &RecoveryReport {
+        &self.inner.report
+    }
+
+    /// The store directory.
+    pub fn path(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// The options the store was opened with.
+    pub fn options(&self) -> &Options {
+        &self.inner.opts
+    }
+
+    /// The live value of `key`, zero-copy from the mapped file, verified against its CRC.
+    pub fn get(&self, key: &[u8]) -> Result<Option<ValueRef>> {
+        let view = self.inner.view.load();
+        match self.inner.live_entry(&view, key, || self.inner.now())? {
+            Some(e) => Ok(Some(self.inner.resolve(&view, e.value.expect("live entry has a value"))?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Calls `f` with the live value of `key` (or `None`), without taking a reference count
+    /// on the mapping: the fastest read for short uses.
+    pub fn get_with<R>(&self, key: &[u8], f: impl FnOnce(Option<&[u8]>) -> R) -> Result<R> {
+        let view = self.inner.view.load();
+        match self.inner.live_entry(&view, key, || self.inner.now())? {
+            Some(Entry { value: Some(ValueLoc::Inline { segment, offset, len, crc }), .. }) => {
+                if let Some(seg) = view.segments.get(&segment) {
+                    return Ok(f(Some(seg.read_verified(offset, len, crc)?)));
+                }
+                let v = self.inner.resolve(&view, ValueLoc::Inline { segment, offset, len, crc })?;
+                Ok(f(Some(&v)))
+            }
+            Some(Entry { value: Some(loc), .. }) => {
+                let v = self.inner.resolve(&view, loc)?;
+                Ok(f(Some(&v)))
+            }
+            _ => Ok(f(None)),
+        }
+    }
+
+    /// True if `key` is live.
+    pub fn exists(&self, key: &[u8]) -> Result<bool> {
+        let view = self.inner.view.load();
+        Ok(self.inner.live_entry(&view, key, || self.inner.now())?.is_some())
+    }
+
+    /// Version, expiry and length of a live key.
+    pub fn meta(&self, key: &[u8]) -> Result<Option<KeyMeta>> {
+        let view = self.inner.view.load();
+        Ok(self.inner.live_entry(&view, key, || self.inner.now())?.map(key_meta))
+    }
+
+    /// Stores `value` under `key` (no expiry). Returns the new version.
+    pub fn put(&self, key: &[u8], value: &[u8]) -> Result<u64> {
+        Ok(self.put_with(key, value, PutOptions::default())?.expect("unconditional put applies"))
+    }
+
+    /// Stores `value` under `key` if `opts.condition` holds; returns the new version, or
+    /// `None` if the condition failed (nothing was written).
+    pub fn put_with(&self, key: &[u8], value: &[u8], opts: PutOptions) -> Result<Option<u64>> {
+        check_key(key)?;
+        self.inner.check_value(value)?;
+        let inner = &*self.inner;
+        let at;
+        let version;
+        {
+            let mut w = inner.writer.lock();
+            let cur = if opts.condition == Condition::Always && opts.expiry != Expiry::Keep {
+                None
+            } else {
+                let view = inner.view.load();
+                inner.live_entry(&view, key, || inner.now())?
+            };
+            let ok = match opts.condition {
+                Condition::Always => true,
+                Condition::IfAbsent => cur.is_none(),
+                Condition::IfPresent => cur.is_some(),
+                Condition::IfVersion(v) => cur.map_or(0, |e| e.version) == v,
+            };
+            if !ok {
+                return Ok(None);
+            }
+            let expire_at_ms = match opts.expiry {
+                Expiry::Never => 0,
+                Expiry::At(t) => t.max(1),
+                Expiry::Keep => cur.map_or(0, |e| e.expire_at_ms),
+            };
+            version = w.next_seq;
+            let mut ops = [OpRef { kind: OpKind::Put, key, version: 0, expire_at_ms, value, blob: (0, 0) }];
+            at = inner.commit_locked(&mut w, &mut ops)?;
+        }
+        inner.wait(at, inner.durability(opts.durability))?;
+        Ok(Some(version))
+    }
+
+    /// Deletes `key`. Returns true if it was live.
+    pub fn delete(&self, key: &[u8]) -> Result<bool> {
+        self.delete_with(key, WriteOptions::default())
+    }
+
+    /// Deletes `key` with per-write options. Returns true if it was live.
+    pub fn delete_with(&self, key: &[u8], opts: WriteOptions) -> Result<bool> {
+        check_key(key)?;
+        let inner = &*self.inner;
+        let at = {
+            let mut w = inner.writer.lock();
+            let view = inner.view.load();
+            // Write a tombstone even for an expired key so its space is reclaimed.
+            let Some(prev) = view.lookup(key)?.filter(|e| !e.is_tombstone()) else { return Ok(false) };
+            let live = prev.expire_at_ms == 0 || !prev.is_expired(inner.now());
+            let mut ops = [OpRef { kind: OpKind::Delete, key, version: 0, expire_at_ms: 0, value: &[], blob: (0, 0) }];
+            let at = inner.commit_locked(&mut w, &mut ops)?;
+            if !live {
+                return Ok(false);
+            }
+            at
+        };
+        inner.wait(at, inner.durability(opts.durability))?;
+        Ok(true)
+    }
+
+    /// Sets (`Some(ms since epoch)`) or clears (`None`) the expiry of a live key without
+    /// rewriting its value. Returns false if the key is not live.
+    pub fn expire(&self, key: &[u8], expire_at_ms: Option<u64>) -> Result<bool> {
+        check_key(key)?;
+        let inner = &*self.inner;
+        let at = {
+            let mut w = inner.writer.lock();
+            let view = inner.view.load();
+            if inner.live_entry(&view, key, || inner.now())?.is_none() {
+                return Ok(false);
+            }
+            let e = expire_at_ms.map_or(0, |t| t.max(1));
+            let mut ops =
+                [OpRef { kind: OpKind::SetExpiry, key, version: 0, expire_at_ms: e, value: &[], blob: (0, 0) }];
+            inner.commit_locked(&mut w, &mut ops)?
+        };
+        inner.wait(at, inner.opts.durability)?;
+        Ok(true)
+    }
+
+    /// Applies `batch` atomically. Returns its version.
+    pub fn write(&self, batch: &WriteBatch) -> Result<u64> {
+        self.write_with(batch, WriteOptions::default())
+    }
+
+    /// Applies `batch` atomically with per-write options. Returns its version.
+    pub fn write_with(&self, batch: &WriteBatch, opts: WriteOptions) -> Result<u64> {
+        for op in &batch.ops {
+            match op {
+                BatchOp::Put { key, value, .. } => {
+                    check_key(key)?;
+                    self.inner.check_value(value)?;
+                }
+                BatchOp::Delete { key } => check_key(key)?,
+            }
+        }
+        let mut ops: Vec<OpRef<'_>> = batch
+            .ops
+            .iter()
+            .map(|op| match op {
+                BatchOp::Put { key, value, expire_at_ms } => {
+                    OpRef { kind: OpKind::Put, key, version: 0, expire_at_ms: *expire_at_ms, value, blob: (0, 0) }
+                }
+                BatchOp::Delete { key } => {
+                    OpRef { kind: OpKind::Delete, key, version: 0, expire_at_ms: 0, value: &[], blob: (0, 0) }
+                }
+            })
+            .collect();
+        let inner = &*self.inner;
+        let (at, version) = {
+            let mut w = inner.writer.lock();
+            let version = w.next_seq;
+            (inner.commit_locked(&mut w, &mut ops)?, version)
+        };
+        inner.wait(at, inner.durability(opts.durability))?;
+        Ok(version)
+    }
+
+    /// Runs `f` as a serializable read-write transaction: it holds the write lock, sees its
+    /// own writes, and its writes are committed as one atomic batch when it returns `Ok`
+    /// (discarded on `Err`). Keep it short: other writers wait.
+    pub fn update<R>(&self, f: impl FnOnce(&mut Txn<'_>) -> Result<R>) -> Result<R> {
+        self.update_with(WriteOptions::default(), f)
+    }
+
+    /// [`Store::update`] with per-write options.
+    pub fn update_with<R>(&self, opts: WriteOptions, f: impl FnOnce(&mut Txn<'_>) -> Result<R>) -> Result<R> {
+        let inner = &*self.inner;
+        let w = inner.writer.lock();
+        let mut txn = Txn { store: self, view: inner.view.load_full(), pending: BTreeMap::new(), w };
+        let r = f(&mut txn)?;
+        let Txn { pending, mut w, .. } = txn;
+        let mut ops: Vec<OpRef<'_>> = pending
+            .iter()
+            .map(|(key, p)| match p {
+                Pending::Put { value, expire_at_ms } => {
+                    OpRef { kind: OpKind::Put, key, version: 0, expire_at_ms: *expire_at_ms, value, blob: (0, 0) }
+                }
+                Pending::Delete => {
+                    OpRef { kind: OpKind::Delete, key, version: 0, expire_at_ms: 0, value: &[], blob: (0, 0) }
+                }
+                Pending::SetExpiry(e) => {
+                    OpRef { kind: OpKind::SetExpiry, key, version: 0, expire_at_ms: *e, value: &[], blob: (0, 0) }
+                }
+            })
+            .collect();
+        let at = inner.commit_locked(&mut w, &mut ops)?;
+        drop(w);
+        inner.wait(at, inner.durability(opts.durability))?;
+        Ok(r)
+    }
+
+    /// Iterates live keys in `range` in ascending order, with their values.
+    pub fn range<K: AsRef<[u8]>>(&self, range: impl RangeBounds<K>) -> Iter {
+        self.iter_range(to_key_range(range), Direction::Forward)
+    }
+
+    /// Iterates live keys in `range` in descending order, with their values.
+    pub fn range_rev<K: AsRef<[u8]>>(&self, range: impl RangeBounds<K>) -> Iter {
+        self.iter_range(to_key_range(range), Direction::Reverse)
+    }
+
+    /// Iterates live keys starting with `prefix`, ascending.
+    pub fn prefix(&self, prefix: &[u8]) -> Iter {
+        self.iter_range(KeyRange::prefix(prefix), Direction::Forward)
+    }
+
+    /// Iterates all live keys, ascending.
+    pub fn iter(&self) -> Iter {
+        self.iter_range(KeyRange::all(), Direction::Forward)
+    }
+
+    /// Iterates a [`KeyRange`] in either direction.
+    pub fn iter_range(&self, range: KeyRange, dir: Direction) -> Iter {
+        Iter::new(self.inner.clone(), self.inner.view.load_full(), range, dir, None, None)
+    }
+
+    /// One page of a resumable scan over all keys. Start with an empty cursor; pass back the
+    /// returned cursor until it is `None`. A key live for the whole scan is returned exactly
+    /// once, whatever is written meanwhile (keys are visited in order, and the cursor is the
+    /// last key returned).
+    pub fn scan(&self, cursor: &[u8], count: usize) -> Result<ScanPage> {
+        let start = if cursor.is_empty() { Bound::Unbounded } else { Bound::Excluded(cursor.to_vec()) };
+        let mut it = self.iter_range(KeyRange { start, end: Bound::Unbounded }, Direction::Forward);
+        let mut keys = Vec::new();
+        while keys.len() < count.max(1) {
+            match it.next_key()? {
+                Some((k, _)) => keys.push(k),
+                None => return Ok(ScanPage { keys, cursor: None }),
+            }
+        }
+        let cursor = keys.last().cloned();
+        Ok(ScanPage { keys, cursor })
+    }
+
+    /// Writes a checkpoint now: the memtable becomes an index run and the manifest records
+    /// the log position, so a reopen replays nothing written before this call.
+    pub fn checkpoint(&self) -> Result<()> {
+        crate::maintenance::checkpoint(&self.inner)
+    }
+
+    /// Runs compaction to completion: reclaims space from log segments whose dead fraction
+    /// exceeds the threshold (or from all segments with any dead bytes if `full`), merges the
+    /// index runs into one, and drops expired entries.
+    pub fn compact(&self, full: bool) -> Result<()> {
+        crate::maintenance::compact(&self.inner, full)
+    }
+
+    /// Makes every write so far durable.
+    pub fn sync(&self) -> Result<()> {
+        self.inner.syncer.sync_all(&self.inner.poison)
+    }
+
+    /// Verifies every index run and every live value against its checksums (a full scrub;
+    /// cost proportional to the data).
+    pub fn verify(&self) -> Result<u64> {
+        let view = self.inner.view.load_full();
+        for r in &view.runs {
+            r.verify()?;
+        }
+        let mut it = self.iter();
+        let mut n = 0;
+        while let Some(r) = it.next() {
+            r?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Counters and sizes.
+    pub fn stats(&self) -> Stats {
+        let inner = &*self.inner;
+        let view = inner.view.load_full();
+        let (log_bytes, log_dead_bytes, next_seq) = {
+            let w = inner.writer.lock();
+            let live: Vec<_> = w.stats.values().filter(|s| view.segments.contains_key(&s.id)).collect();
+            (live.iter().map(|s| s.total_bytes).sum(), live.iter().map(|s| s.dead_bytes).sum(), w.next_seq)
+        };
+        let c = &inner.counters;
+        Stats {
+            memtable_entries: view.active.len() + view.frozen.iter().map(|m| m.len()).sum::<usize>(),
+            memtable_bytes: view.active.approx_bytes() + view.frozen.iter().map(|m| m.approx_bytes()).sum::<usize>(),
+            runs: view.runs.len(),
+            run_entries: view.runs.iter().map(|r| r.len()).sum(),
+            run_bytes: view.runs.iter().map(|r| r.file_size()).sum(),
+            segments: view.segments.len(),
+            log_bytes,
+            log_dead_bytes,
+            segment_file_bytes: view.segments.values().map(|s| s.capacity()).sum(),
+            next_seq,
+            syncs: inner.syncer.sync_count(),
+            checkpoints: c.checkpoints.load(Ordering::Relaxed),
+            merges: c.merges.load(Ordering::Relaxed),
+            segments_compacted: c.segments_compacted.load(Ordering::Relaxed),
+            bytes_relocated: c.bytes_relocated.load(Ordering::Relaxed),
+            batches: c.batches.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Starts streaming a large value for `key`; nothing is visible until
+    /// [`BlobPut::commit`]. The value is written to its own file in chunks with a checksum
+    /// each, never held in memory whole.
+    pub fn blob_writer(&self, key: &[u8]) -> Result<BlobPut<'_>> {
+        check_key(key)?;
+        self.inner.poison.check()?;
+        let id = {
+            let mut w = self.inner.writer.lock();
+            let id = w.next_blob_id;
+            w.next_blob_id += 1;
+            id
+        };
+        let writer = BlobWriter::create(&self.inner.dir, id, crate::blob::DEFAULT_BLOB_CHUNK_SIZE)?;
+        Ok(BlobPut { store: self, key: key.to_vec(), writer, expire_at_ms: 0 })
+    }
+
+    /// A streaming, chunk-verifying reader of the value of `key` (works for any value; for
+    /// values written inline it reads from the log segment).
+    pub fn blob_reader(&self, key: &[u8]) -> Result<Option<ValueReader>> {
+        let view = self.inner.view.load();
+        let Some(e) = self.inner.live_entry(&view, key, || self.inner.now())? else { return Ok(None) };
+        Ok(Some(match e.value.expect("live entry has a value") {
+            ValueLoc::Blob { id, len } => {
+                let blob = self.inner.blob(id)?;
+                if blob.len() != len {
+                    return Err(Error::corruption(blob.path(), 0, "blob length differs from the index"));
+                }
+                ValueReader::Blob(blob.reader())
+            }
+            loc => ValueReader::Inline(std::io::Cursor::new(self.inner.resolve(&view, loc)?)),
+        }))
+    }
+
+    /// Stops background work, syncs the log and writes a final checkpoint.
+    pub fn close(self) -> Result<()> {
+        crate::maintenance::stop_background(&self.inner);
+        let r = self.sync().and_then(|_| self.checkpoint());
+        std::mem::forget(self.shutdown_guard());
+        r
+    }
+
+    fn shutdown_guard(&self) -> ClosedMarker {
+        ClosedMarker
+    }
+}
+
+struct ClosedMarker;
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        crate::maintenance::stop_background(&self.inner);
+        if self.inner.poison.check().is_ok() {
+            if let Err(e) = self.sync().and_then(|_| crate::maintenance::checkpoint(&self.inner)) {
+                tracing::warn!(error = %e, "final checkpoint on drop failed");
+            }
+        }
+    }
+}
+
+fn key_meta(e: Entry) -> KeyMeta {
+    KeyMeta {
+        version: e.version,
+        expire_at_ms: (e.expire_at_ms != 0).then_some(e.expire_at_ms),
+        len: e.value.map_or(0, |v| v.len()),
+    }
+}
+
+fn to_key_range<K: AsRef<[u8]>>(r: impl RangeBounds<K>) -> KeyRange {
+    let conv = |b: Bound<&K>| match b {
+        Bound::Included(k) => Bound::Included(k.as_ref().to_vec()),
+        Bound::Excluded(k) => Bound::Excluded(k.as_ref().to_vec()),
+        Bound::Unbounded => Bound::Unbounded,
+    };
+    KeyRange { start: conv(r.start_bound()), end: conv(r.end_bound()) }
+}
+
+/// One page of [`Store::scan`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanPage {
+    /// Keys of this page, ascending.
+    pub keys: Vec<Vec<u8>>,
+    /// Cursor for the next page; `None` when the scan is complete.
+    pub cursor: Option<Vec<u8>>,
+}
+
+/// A write in a transaction not yet committed.
+#[derive(Debug, Clone)]
+enum Pending {
+    Put { value: Vec<u8>, expire_at_ms: u64 },
+    Delete,
+    SetExpiry(u64),
+}
+
+/// Marks overlay entries of a transaction iterator: their value is in the pending map.
+const PENDING_SEGMENT: u32 = u32::MAX;
+
+/// A read-write transaction (see [`Store::update`]).
+pub struct Txn<'s> {
+    store: &'s Store,
+    view: Arc<View>,
+    pending: BTreeMap<Vec<u8>, Pending>,
+    w: MutexGuard<'s, Writer>,
+}
+
+impl Txn<'_> {
+    fn now(&self) -> u64 {
+        self.store.inner.now()
+    }
+
+    fn stored_live(&self, key: &[u8]) -> Result<Option<Entry>> {
+        self.store.inner.live_entry(&self.view, key, || self.now())
+    }
+
+    /// The version the transaction's writes will get.
+    pub fn version(&self) -> u64 {
+        self.w.next_seq
+    }
+
+    /// The live value of `key`, including this transaction's writes.
+    pub fn get(&self, key: &[u8]) -> Result<Option<ValueRef>> {
+        match self.pending.get(key) {
+            Some(Pending::Put { value, expire_at_ms }) => {
+                Ok((*expire_at_ms == 0 || *expire_at_ms > self.now()).then(|| ValueRef::owned(value)))
+            }
+            Some(Pending::Delete) => Ok(None),
+            Some(Pending::SetExpiry(e)) => {
+                if *e != 0 && *e <= self.now() {
+                    return Ok(None);
+                }
+                self.store_get(key)
+            }
+            None => self.store_get(key),
+        }
+    }
+
+    fn store_get(&self, key: &[u8]) -> Result<Option<ValueRef>> {
+        match self.stored_live(key)? {
+            Some(e) => Ok(Some(self.store.inner.resolve(&self.view, e.value.expect("live"))?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Metadata of a live key, including this transaction's writes.
+    pub fn meta(&self, key: &[u8]) -> Result<Option<KeyMeta>> {
+        let now = self.now();
+        match self.pending.get(key) {
+            Some(Pending::Put { value, expire_at_ms }) => {
+                Ok((*expire_at_ms == 0 || *expire_at_ms > now).then(|| KeyMeta {
+                    version: self.version(),
+                    expire_at_ms: (*expire_at_ms != 0).then_some(*expire_at_ms),
+                    len: value.len() as u64,
+                }))
+            }
+            Some(Pending::Delete) => Ok(None),
+            Some(Pending::SetExpiry(e)) => {
+                if *e != 0 && *e <= now {
+                    return Ok(None);
+                }
+                Ok(self.stored_live(key)?.map(|s| KeyMeta {
+                    version: self.version(),
+                    expire_at_ms: (*e != 0).then_some(*e),
+                    len: s.value.map_or(0, |v| v.len()),
+                }))
+            }
+            None => Ok(self.stored_live(key)?.map(key_meta)),
+        }
+    }
+
+    /// True if `key` is live, including this transaction's writes.
+    pub fn exists(&self, key: &[u8]) -> Result<bool> {
+        Ok(self.meta(key)?.is_some())
+    }
+
+    /// Puts `key` (no expiry).
+    pub fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+        self.put_with_expiry(key, value, None)
+    }
+
+    /// Puts `key` with an optional absolute expiry (ms since the Unix epoch).
+    pub fn put_with_expiry(&mut self, key: &[u8], value: &[u8], expire_at_ms: Option<u64>) -> Result<()> {
+        check_key(key)?;
+        self.store.inner.check_value(value)?;
+        self.pending.insert(
+            key.to_vec(),
+            Pending::Put { value: value.to_vec(), expire_at_ms: expire_at_ms.map_or(0, |t| t.max(1)) },
+        );
+        Ok(())
+    }
+
+    /// Deletes `key`; returns true if it was live.
+    pub fn delete(&mut self, key: &[u8]) -> Result<bool> {
+        check_key(key)?;
+        let was = self.exists(key)?;
+        if was || self.pending.contains_key(key) {
+            self.pending.insert(key.to_vec(), Pending::Delete);
+        }
+        Ok(was)
+    }
+
+    /// Sets or clears the expiry of a live key; returns false if it is not live.
+    pub fn expire(&mut self, key: &[u8], expire_at_ms: Option<u64>) -> Result<bool> {
+        if !self.exists(key)? {
+            return Ok(false);
+        }
+        let e = expire_at_ms.map_or(0, |t| t.max(1));
+        match self.pending.get_mut(key) {
+            Some(Pending::Put { expire_at_ms, .. }) => *expire_at_ms = e,
+            _ => {
+                self.pending.insert(key.to_vec(), Pending::SetExpiry(e));
+            }
+        }
+        Ok(true)
+    }
+
+    /// Iterates live keys of `range` in `dir`, including this transaction's writes.
+    pub fn iter_range(&self, range: KeyRange, dir: Direction) -> Iter {
+        let now = self.now();
+        let version = self.version();
+        let mut overlay: Overlay = Vec::new();
+        let lo = match &range.start {
+            Bound::Included(k) => Bound::Included(k.clone()),
+            Bound::Excluded(k) => Bound::Excluded(k.clone()),
+            Bound::Unbounded => Bound::Unbounded,
+        };
+        let hi = match &range.end {
+            Bound::Included(k) => Bound::Included(k.clone()),
+            Bound::Excluded(k) => Bound::Excluded(k.clone()),
+            Bound::Unbounded => Bound::Unbounded,
+        };
+        let mut values: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+        for (k, p) in self.pending.range((lo, hi)) {
+            let entry = match p {
+                Pending::Put { value, expire_at_ms } => {
+                    values.insert(k.clone(), value.clone());
+                    Entry {
+                        version,
+                        expire_at_ms: *expire_at_ms,
+                        value: Some(ValueLoc::Inline {
+                            segment: PENDING_SEGMENT,
+                            offset: 0,
+                            len: value.len() as u32,
+                            crc: 0,
+                        }),
+                    }
+                }
+                Pending::Delete => Entry { version, expire_at_ms: 0, value: None },
+                Pending::SetExpiry(e) => match self.stored_live(k).ok().flatten() {
+                    Some(s) => Entry { version, expire_at_ms: *e, value: s.value },
+                    None => continue,
+                },
+            };
+            overlay.push((k.clone(), entry));
+        }
+        let _ = now;
+        Iter::new(self.store.inner.clone(), self.view.clone(), range, dir, Some(overlay), Some(values))
+    }
+}
+
+/// An iterator over live keys and their values, in key order (see [`Store::range`]).
+///
+/// Yields `Result`s: a damaged index run or value surfaces as an `Err` item.
+pub struct Iter {
+    inner: Arc<Inner>,
+    view: Arc<View>,
+    merge: MergeIter,
+    pending_values: Option<BTreeMap<Vec<u8>, Vec<u8>>>,
+    now: u64,
+}
+
+impl Iter {
+    fn new(
+        inner: Arc<Inner>,
+        view: Arc<View>,
+        range: KeyRange,
+        dir: Direction,
+        overlay: Option<Overlay>,
+        pending_values: Option<BTreeMap<Vec<u8>, Vec<u8>>>,
+    ) -> Iter {
+        let now = inner.now();
+        let merge = MergeIter::new(view.clone(), range, dir, overlay);
+        Iter { inner, view, merge, pending_values, now }
+    }
+
+    /// The next live key and its metadata, without reading the value.
+    pub fn next_key(&mut self) -> Result<Option<(Vec<u8>, KeyMeta)>> {
+        Ok(self.next_live()?.map(|(k, e)| (k, key_meta(e))))
+    }
+
+    fn next_live(&mut self) -> Result<Option<(Vec<u8>, Entry)>> {
+        loop {
+            match self.merge.next_entry()? {
+                None => return Ok(None),
+                Some((k, e)) if e.is_live(self.now) => return Ok(Some((k, e))),
+                Some(_) => continue,
+            }
+        }
+    }
+
+    /// Iterates keys only (with metadata), skipping value reads.
+    pub fn keys(self) -> KeyIter {
+        KeyIter { it: self }
+    }
+}
+
+impl Iterator for Iter {
+    type Item = Result<(Vec<u8>, ValueRef)>;
+    fn next(&mut self) -> Option<Self::Item> {
+        let (k, e) = match self.next_live() {
+            Ok(Some(x)) => x,
+            Ok(None) => return None,
+            Err(e) => return Some(Err(e)),
+        };
+        let loc = e.value.expect("live entry has a value");
+        if let (ValueLoc::Inline { segment: PENDING_SEGMENT, .. }, Some(values)) = (loc, &self.pending_values) {
+            if let Some(v) = values.get(&k) {
+                return Some(Ok((k, ValueRef::owned(v))));
+            }
+        }
+        Some(self.inner.resolve(&self.view, loc).map(|v| (k, v)))
+    }
+}
+
+/// Keys (with metadata) of an [`Iter`], without reading values.
+pub struct KeyIter {
+    it: Iter,
+}
+
+impl Iterator for KeyIter {
+    type Item = Result<(Vec<u8>, KeyMeta)>;
+    fn next(&mut self) -> Option<Self::Item> {
+        self.it.next_key().transpose()
+    }
+}
+
+/// A large value being streamed in (see [`Store::blob_writer`]). Implements
+/// [`std::io::Write`]; call [`BlobPut::commit`] to make it visible atomically.
+pub struct BlobPut<'s> {
+    store: &'s Store,
+    key: Vec<u8>,
+    writer: BlobWriter,
+    expire_at_ms: u64,
+}
+
+impl BlobPut<'_> {
+    /// Sets an absolute expiry (ms since the Unix epoch) for the value.
+    pub fn set_expiry(&mut self, expire_at_ms: Option<u64>) {
+        self.expire_at_ms = expire_at_ms.map_or(0, |t| t.max(1));
+    }
+
+    /// Bytes written so far.
+    pub fn written(&self) -> u64 {
+        self.writer.written()
+    }
+
+    /// Finishes the blob file (fsynced), then points the key at it in one log record.
+    /// Returns the new version.
+    pub fn commit(self) -> Result<u64> {
+        self.commit_with(WriteOptions::default())
+    }
+
+    /// [`BlobPut::commit`] with per-write options.
+    pub fn commit_with(self, opts: WriteOptions) -> Result<u64> {
+        let BlobPut { store, key, writer, expire_at_ms } = self;
+        let info = writer.finish()?;
+        let inner = &*store.inner;
+        let (at, version) = {
+            let mut w = inner.writer.lock();
+            let version = w.next_seq;
+            let mut ops = [OpRef {
+                kind: OpKind::PutBlob,
+                key: &key,
+                version: 0,
+                expire_at_ms,
+                value: &[],
+                blob: (info.id, info.len),
+            }];
+            (inner.commit_locked(&mut w, &mut ops)?, version)
+        };
+        inner.wait(at, inner.durability(opts.durability))?;
+        Ok(version)
+    }
+}
+
+impl std::io::Write for BlobPut<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.writer.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.writer.flush()
+    }
+}
+
+/// A streaming reader of a value (see [`Store::blob_reader`]).
+pub enum ValueReader {
+    /// A large value in its own blob file, verified chunk by chunk as it is read.
+    Blob(crate::blob::BlobReader),
+    /// A value stored inline in the log (already verified).
+    Inline(std::io::Cursor<ValueRef>),
+}
+
+impl std::io::Read for ValueReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            ValueReader::Blob(r) => r.read(buf),
+            ValueReader::Inline(c) => c.read(buf),
+        }
+    }
+}
+
+impl ValueReader {
+    /// The value's total length.
+    pub fn len(&self) -> u64 {
+        match self {
+            ValueReader::Blob(r) => r.len(),
+            ValueReader::Inline(c) => c.get_ref().len() as u64,
+        }
+    }
+
+    /// True if the value is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}

@@ -1,0 +1,144 @@
+//! Group commit: many writers waiting for durability share one fsync.
+//!
+//! Writers append records to the log under the store's write mutex, then (outside it) wait
+//! here for the log position (LSN) they wrote to become durable. The first waiter becomes the
+//! leader: it takes the highest written LSN, fsyncs every segment that may hold unsynced
+//! records, publishes the new durable LSN and wakes everyone whose record it covered. Writers
+//! that arrive during the fsync wait for the next round, which the next leader runs for all of
+//! them at once. A failed fsync poisons the store: its data may be lost, and a retried fsync
+//! can falsely succeed, so every later write is refused.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use parking_lot::{Condvar, Mutex};
+
+use crate::error::{Error, Result};
+use crate::segment::Segment;
+
+/// A log sequence number: `segment id << 32 | byte offset`; increases along the log.
+pub type Lsn = u64;
+
+/// Makes an LSN.
+pub fn lsn(segment: u32, offset: u64) -> Lsn {
+    (segment as u64) << 32 | offset
+}
+
+/// Splits an LSN.
+pub fn lsn_parts(lsn: Lsn) -> (u32, u64) {
+    ((lsn >> 32) as u32, lsn & 0xffff_ffff)
+}
+
+/// The poison flag shared by the writer and the syncer.
+#[derive(Debug, Default)]
+pub struct Poison {
+    set: AtomicBool,
+    why: Mutex<String>,
+}
+
+impl Poison {
+    /// Marks the store poisoned with the reason.
+    pub fn set(&self, why: String) {
+        tracing::error!(%why, "store poisoned; refusing further writes");
+        let mut w = self.why.lock();
+        if !self.set.load(Ordering::Acquire) {
+            *w = why;
+            self.set.store(true, Ordering::Release);
+        }
+    }
+
+    /// Fails if poisoned.
+    pub fn check(&self) -> Result<()> {
+        if self.set.load(Ordering::Acquire) {
+            return Err(Error::Poisoned(self.why.lock().clone()));
+        }
+        Ok(())
+    }
+}
+
+struct State {
+    durable: Lsn,
+    syncing: bool,
+    /// Segments rotated away from that may hold unsynced records.
+    pending: Vec<Arc<Segment>>,
+    active: Arc<Segment>,
+}
+
+/// The group-commit coordinator.
+pub struct Syncer {
+    state: Mutex<State>,
+    cv: Condvar,
+    written: AtomicU64,
+    syncs: AtomicU64,
+}
+
+impl Syncer {
+    /// A syncer whose log is durable up to `durable`, appending to `active`.
+    pub fn new(active: Arc<Segment>, durable: Lsn) -> Syncer {
+        Syncer {
+            state: Mutex::new(State { durable, syncing: false, pending: Vec::new(), active }),
+            cv: Condvar::new(),
+            written: AtomicU64::new(durable),
+            syncs: AtomicU64::new(0),
+        }
+    }
+
+    /// Records that the log is written (to the page cache) up to `lsn`.
+    pub fn note_written(&self, lsn: Lsn) {
+        self.written.fetch_max(lsn, Ordering::AcqRel);
+    }
+
+    /// The highest written LSN.
+    pub fn written(&self) -> Lsn {
+        self.written.load(Ordering::Acquire)
+    }
+
+    /// The highest durable LSN.
+    pub fn durable(&self) -> Lsn {
+        self.state.lock().durable
+    }
+
+    /// Number of fsync rounds run so far.
+    pub fn sync_count(&self) -> u64 {
+        self.syncs.load(Ordering::Relaxed)
+    }
+
+    /// Registers a segment rotation: `old` may still hold unsynced records.
+    pub fn rotated(&self, new_active: Arc<Segment>) {
+        let mut st = self.state.lock();
+        let old = std::mem::replace(&mut st.active, new_active);
+        st.pending.push(old);
+    }
+
+    /// Returns once the log is durable up to `lsn`, running or joining an fsync round.
+    pub fn wait_durable(&self, lsn: Lsn, poison: &Poison) -> Result<()> {
+        let mut st = self.state.lock();
+        loop {
+            poison.check()?;
+            if st.durable >= lsn {
+                return Ok(());
+            }
+            if st.syncing {
+                self.cv.wait(&mut st);
+                continue;
+            }
+            st.syncing = true;
+            let target = self.written.load(Ordering::Acquire).max(lsn);
+            let mut segs = std::mem::take(&mut st.pending);
+            segs.push(st.active.clone());
+            let result = parking_lot::MutexGuard::unlocked(&mut st, || segs.iter().try_for_each(|s| s.sync()));
+            st.syncing = false;
+            self.syncs.fetch_add(1, Ordering::Relaxed);
+            match result {
+                Ok(()) => st.durable = st.durable.max(target),
+                Err(e) => poison.set(format!("fsync of the log failed: {e}")),
+            }
+            self.cv.notify_all();
+        }
+    }
+
+    /// Makes everything written so far durable.
+    pub fn sync_all(&self, poison: &Poison) -> Result<()> {
+        self.wait_durable(self.written(), poison)
+    }
+}

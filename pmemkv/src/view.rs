@@ -1,0 +1,53 @@
+//! The read view: the set of index structures and segments a reader consults.
+//!
+//! A `View` is immutable and published through an `ArcSwap`; readers load it without
+//! locking. The active memtable inside it is shared with the writer (a lock-free skiplist),
+//! so a reader sees new writes without a new view; structural changes (segment rotation,
+//! checkpoint, merge, compaction) publish a new view.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::entry::Entry;
+use crate::error::Result;
+use crate::memtable::Memtable;
+use crate::run::Run;
+use crate::segment::Segment;
+
+/// One consistent set of index structures, newest first.
+#[derive(Clone)]
+pub struct View {
+    /// The memtable the writer inserts into.
+    pub active: Arc<Memtable>,
+    /// Frozen memtables being written out as runs, newest first.
+    pub frozen: Vec<Arc<Memtable>>,
+    /// Index runs, newest first.
+    pub runs: Vec<Arc<Run>>,
+    /// Open log segments by id.
+    pub segments: Arc<BTreeMap<u32, Arc<Segment>>>,
+}
+
+impl View {
+    /// The newest index entry for `key` (which may be a tombstone or expired).
+    pub fn lookup(&self, key: &[u8]) -> Result<Option<Entry>> {
+        if let Some(e) = self.active.get(key) {
+            return Ok(Some(e));
+        }
+        for m in &self.frozen {
+            if let Some(e) = m.get(key) {
+                return Ok(Some(e));
+            }
+        }
+        for r in &self.runs {
+            if let Some(e) = r.get(key)? {
+                return Ok(Some(e));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Number of index sources (memtables and runs).
+    pub fn source_count(&self) -> usize {
+        1 + self.frozen.len() + self.runs.len()
+    }
+}
