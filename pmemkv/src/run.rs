@@ -899,6 +899,20 @@ impl RunCursor {
     }
 }
 
+/// File name of index run `id` in a store directory.
+pub fn run_file_name(id: u64) -> String {
+    format!("run-{id:016x}.pkr")
+}
+
+/// Parses a run file name back into its id.
+pub fn parse_run_file_name(name: &str) -> Option<u64> {
+    let hex = name.strip_prefix("run-")?.strip_suffix(".pkr")?;
+    if hex.len() != 16 {
+        return None;
+    }
+    u64::from_str_radix(hex, 16).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1312,18 +1326,4 @@ mod tests {
         }
         assert!(opened > 100, "only {opened} damaged runs opened");
     }
-}
-
-/// File name of index run `id` in a store directory.
-pub fn run_file_name(id: u64) -> String {
-    format!("run-{id:016x}.pkr")
-}
-
-/// Parses a run file name back into its id.
-pub fn parse_run_file_name(name: &str) -> Option<u64> {
-    let hex = name.strip_prefix("run-")?.strip_suffix(".pkr")?;
-    if hex.len() != 16 {
-        return None;
-    }
-    u64::from_str_radix(hex, 16).ok()
 }
