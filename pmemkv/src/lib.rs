@@ -30,3 +30,8 @@ pub use value::ValueRef;
 
 /// Longest key the engine accepts, in bytes.
 pub const MAX_KEY_LEN: usize = 64 * 1024;
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

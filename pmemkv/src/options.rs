@@ -29,10 +29,10 @@ pub fn system_clock() -> Clock {
 pub struct Options {
     /// Default durability of writes (overridable per write).
     pub durability: Durability,
-    /// Capacity of each log segment in bytes (preallocated). Default 256 MiB; at most 4 GiB.
+    /// Capacity of each log segment in bytes (preallocated). Default 128 MiB; at most 4 GiB.
     pub segment_size: u64,
     /// Largest value accepted inline by `put`; larger values must go through the blob
-    /// writer. Default 64 MiB; never more than a quarter of `segment_size`.
+    /// writer. Default 32 MiB; never more than a quarter of `segment_size`.
     pub max_inline_value: u64,
     /// Checkpoint when the memtable holds this many entries. Bounds both the heap used by the
     /// index and the log tail replayed at reopen. Default 200 000.
@@ -59,8 +59,8 @@ impl Default for Options {
     fn default() -> Options {
         Options {
             durability: Durability::default(),
-            segment_size: 256 << 20,
-            max_inline_value: 64 << 20,
+            segment_size: 128 << 20,
+            max_inline_value: 32 << 20,
             memtable_max_entries: 200_000,
             checkpoint_log_bytes: 128 << 20,
             gc_dead_ratio: 0.5,
