@@ -168,7 +168,13 @@ fn remove_file(path: &std::path::Path) -> Result<()> {
 }
 
 /// Merges index runs: the newest runs of similar size (or all, if `full` or too many).
-fn merge_locked(inner: &Inner, maint: &mut Maint, full: bool) -> Result<bool> {
+///
+/// Only one merge runs at a time (the merge mutex); the maintenance mutex is taken only to
+/// install the result, so checkpoints go on while a large merge is built. A checkpoint can
+/// only add runs in front of the merged group, and only merges remove runs, so the group is
+/// still a contiguous run of the list when the merge installs.
+fn merge(inner: &Inner, full: bool) -> Result<bool> {
+    let _one_merge = inner.merge_lock.lock();
     let view = inner.view.load_full();
     let runs = view.runs.clone();
     let k = if full || runs.len() > MAX_RUNS {
@@ -219,20 +225,25 @@ fn merge_locked(inner: &Inner, maint: &mut Maint, full: bool) -> Result<bool> {
         }
     });
     let new_run = write_run(inner, run_id, entries)?;
-    let mut new_runs: Vec<u64> = vec![new_run.id()];
-    new_runs.extend(runs[k..].iter().map(|r| r.id()));
+    let merged: Vec<u64> = group.iter().map(|r| r.id()).collect();
+    let mut maint = inner.maint.lock();
+    inner.poison.check()?;
+    let mut new_runs: Vec<u64> = maint.manifest.runs.clone();
+    let at = new_runs.iter().position(|id| merged.contains(id)).unwrap_or(new_runs.len());
+    new_runs.retain(|id| !merged.contains(id));
+    new_runs.insert(at.min(new_runs.len()), new_run.id());
     let manifest = Manifest { generation: maint.manifest.generation + 1, runs: new_runs, ..maint.manifest.clone() };
     if let Err(e) = manifest.write(&inner.dir) {
         inner.poison.set(format!("manifest write failed during merge: {e}"));
         return Err(e);
     }
     maint.manifest = manifest;
-    let merged: Vec<u64> = group.iter().map(|r| r.id()).collect();
     inner.publish(move |v| {
+        let at = v.runs.iter().position(|r| merged.contains(&r.id())).unwrap_or(v.runs.len());
         v.runs.retain(|r| !merged.contains(&r.id()));
-        let pos = v.runs.len() - (runs.len() - k).min(v.runs.len());
-        v.runs.insert(pos, new_run.clone());
+        v.runs.insert(at.min(v.runs.len()), new_run.clone());
     });
+    drop(maint);
     if !expired.is_empty() {
         let mut w = inner.writer.lock();
         let at = inner.syncer.written();
@@ -419,7 +430,8 @@ pub(crate) fn compact(inner: &Inner, full: bool) -> Result<()> {
     let mut m = inner.maint.lock();
     checkpoint_locked(inner, &mut m)?;
     gc_locked(inner, &mut m, full)?;
-    merge_locked(inner, &mut m, full)?;
+    drop(m);
+    merge(inner, full)?;
     Ok(())
 }
 
@@ -436,8 +448,8 @@ fn maintain(inner: &Inner, now: Instant, last_gc: &mut Instant) -> Result<()> {
     }
     if now.duration_since(*last_gc) >= Duration::from_secs(1) {
         *last_gc = now;
+        merge(inner, false)?;
         let mut m = inner.maint.lock();
-        merge_locked(inner, &mut m, false)?;
         gc_locked(inner, &mut m, false)?;
     }
     Ok(())

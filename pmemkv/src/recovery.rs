@@ -324,6 +324,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<Inner>> {
         poison: Poison::default(),
         blobs: RwLock::new(Default::default()),
         maint: Mutex::new(Maint { manifest, relocated: Vec::new() }),
+        merge_lock: Mutex::new(()),
         report,
         bg: Background::default(),
         counters: Counters::default(),

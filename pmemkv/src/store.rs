@@ -48,6 +48,8 @@ pub(crate) struct Inner {
     pub poison: Poison,
     pub blobs: RwLock<HashMap<u64, Arc<BlobFile>>>,
     pub maint: Mutex<Maint>,
+    /// Serializes index-run merges (see `maintenance::merge`).
+    pub merge_lock: Mutex<()>,
     pub report: RecoveryReport,
     pub bg: Background,
     pub counters: Counters,
@@ -382,8 +384,13 @@ impl Inner {
         Ok(())
     }
 
-    /// Waits for the durability `d` to hold for `lsn`.
+    /// Waits for the durability `d` to hold for `lsn`, after applying backpressure: a writer
+    /// that finds the memtable far over its limit (checkpoints fell behind) writes the
+    /// checkpoint itself, which bounds the heap the index uses.
     pub fn wait(&self, at: Option<Lsn>, d: Durability) -> Result<()> {
+        if self.view.load().active.len() >= self.opts.memtable_max_entries.saturating_mul(4) {
+            crate::maintenance::checkpoint(self)?;
+        }
         match (at, d) {
             (Some(at), Durability::Always) => self.syncer.wait_durable(at, &self.poison),
             _ => Ok(()),
