@@ -61,6 +61,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::entry::{Entry, ENTRY_ENCODED_LEN};
@@ -456,6 +457,10 @@ pub struct Run {
     hash_blocks: u64,
     slot_count: u64,
     file_size: u64,
+    /// One bit per hash block: set once the block's CRC has been verified. The mapping is
+    /// read-only and the file immutable, so a block verified once is not checked again on
+    /// every lookup (a 4 KiB CRC would otherwise dominate a point read).
+    verified_blocks: Box<[AtomicU64]>,
 }
 
 const _: () = {
@@ -557,6 +562,7 @@ impl Run {
             hash_blocks,
             slot_count,
             file_size,
+            verified_blocks: (0..hash_blocks.div_ceil(64)).map(|_| AtomicU64::new(0)).collect(),
         })
     }
 
@@ -657,8 +663,17 @@ impl Run {
     fn hash_block(&self, b: u64, check: bool) -> Result<&[u8]> {
         let at = self.hash_offset + b * HASH_BLOCK_LEN as u64; // in range: checked at open
         let block = self.bytes(at, HASH_BLOCK_LEN as u64)?;
-        if check && crc32fast::hash(&block[..HASH_BLOCK_CRC_AT]) != le_u32(block, HASH_BLOCK_CRC_AT) {
-            return Err(self.corruption(at, format!("hash block {b} checksum mismatch")));
+        if check {
+            let (word, bit) = ((b / 64) as usize, 1u64 << (b % 64));
+            let seen = self.verified_blocks.get(word).is_some_and(|w| w.load(Ordering::Relaxed) & bit != 0);
+            if !seen {
+                if crc32fast::hash(&block[..HASH_BLOCK_CRC_AT]) != le_u32(block, HASH_BLOCK_CRC_AT) {
+                    return Err(self.corruption(at, format!("hash block {b} checksum mismatch")));
+                }
+                if let Some(w) = self.verified_blocks.get(word) {
+                    w.fetch_or(bit, Ordering::Relaxed);
+                }
+            }
         }
         Ok(block)
     }
