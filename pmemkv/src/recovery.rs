@@ -226,7 +226,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<Inner>> {
                         let op_len = (record::OP_HEADER_LEN + op.key.len() + op.value.len()) as u64;
                         apply_op(&mut w, &view, op.kind, op.key, op.version, op.expire_at_ms, loc, op_len, at);
                     }
-                    w.stats.entry(seg.id()).or_default().total_bytes += len as u64;
+                    w.stats.entry(seg.id()).or_insert(SegmentStats { id: seg.id(), ..Default::default() }).total_bytes += len as u64;
                     last_seq = seq;
                     pos += len as u64;
                     report.replayed_records += 1;

@@ -429,7 +429,8 @@ pub(crate) fn apply_op(
         },
     };
     if kind != OpKind::SetExpiry {
-        if let Some(p) = prev.and_then(|p| p.value) {
+        // A relocated blob pointer names the same blob as before: that blob stays live.
+        if let Some(p) = prev.and_then(|p| p.value).filter(|p| Some(*p) != loc) {
             mark_dead(w, p, key.len(), at);
         }
     }
@@ -713,8 +714,10 @@ impl Store {
     pub fn scan(&self, cursor: &[u8], count: usize) -> Result<ScanPage> {
         let start = if cursor.is_empty() { Bound::Unbounded } else { Bound::Excluded(cursor.to_vec()) };
         let mut it = self.iter_range(KeyRange { start, end: Bound::Unbounded }, Direction::Forward);
-        let mut keys = Vec::new();
-        while keys.len() < count.max(1) {
+        let mut keys: Vec<Vec<u8>> = Vec::new();
+        // An empty cursor means "start", so a page never ends at the empty key: it takes one
+        // more key (the empty key sorts first, so this adds at most one).
+        while keys.len() < count.max(1) || keys.last().is_some_and(|k| k.is_empty()) {
             match it.next_key()? {
                 Some((k, _)) => keys.push(k),
                 None => return Ok(ScanPage { keys, cursor: None }),
