@@ -14,7 +14,6 @@ if ! command -v cargo >/dev/null; then
   echo "cargo is required (https://rustup.rs)" >&2
   exit 1
 fi
-rustup component add rustfmt clippy >/dev/null 2>&1 || true
 
 log "format"
 cargo fmt --all -- --check
