@@ -177,7 +177,12 @@ fn merge(inner: &Inner, full: bool) -> Result<bool> {
     let _one_merge = inner.merge_lock.lock();
     let view = inner.view.load_full();
     let runs = view.runs.clone();
-    let k = if full || runs.len() > MAX_RUNS {
+    let total: u64 = runs.iter().map(|r| r.len()).sum();
+    let largest = runs.iter().map(|r| r.len()).max().unwrap_or(0);
+    // All runs together holding more than twice the entries of the largest means much of the
+    // index is shadowed (overwrites): merge everything. Without this, a small newest run (a
+    // compaction's relocations) stops the size rule below and merges never happen.
+    let k = if full || runs.len() > MAX_RUNS || total > 2 * largest {
         runs.len()
     } else {
         let mut k = 1;
@@ -244,7 +249,8 @@ fn merge(inner: &Inner, full: bool) -> Result<bool> {
         v.runs.insert(at.min(v.runs.len()), new_run.clone());
     });
     drop(maint);
-    if !expired.is_empty() {
+    let dropped_expired = !expired.is_empty();
+    if dropped_expired {
         let mut w = inner.writer.lock();
         let at = inner.syncer.written();
         for (loc, klen) in expired {
@@ -255,6 +261,11 @@ fn merge(inner: &Inner, full: bool) -> Result<bool> {
         remove_file(r.path())?;
     }
     sync_dir(inner)?;
+    if dropped_expired {
+        // Persist the space accounting of the dropped values (no later write will account
+        // them again) and delete expired blobs.
+        checkpoint(inner)?;
+    }
     inner.counters.merges.fetch_add(1, Ordering::Relaxed);
     tracing::debug!(runs = k, bottom, "index runs merged");
     Ok(true)
@@ -426,12 +437,33 @@ fn relocate_segment(inner: &Inner, seg: &Arc<Segment>) -> Result<Lsn> {
 }
 
 /// Runs compaction to completion.
+///
+/// The merge goes first: dropping expired entries and tombstones is what accounts their
+/// values as dead, so the GC that follows reclaims their segments in the same call.
 pub(crate) fn compact(inner: &Inner, full: bool) -> Result<()> {
-    let mut m = inner.maint.lock();
-    checkpoint_locked(inner, &mut m)?;
-    gc_locked(inner, &mut m, full)?;
-    drop(m);
+    checkpoint(inner)?;
     merge(inner, full)?;
+    let relocated = {
+        let mut m = inner.maint.lock();
+        gc_locked(inner, &mut m, full)?
+    };
+    if relocated > 0 {
+        // GC's checkpoint wrote a run of the relocated entries.
+        merge(inner, full)?;
+    }
+    Ok(())
+}
+
+/// Reclaims space now: a checkpoint (so that everything written so far may be compacted), a
+/// GC pass and, if due, a merge of the index runs. Run by a writer when dead data piles up
+/// faster than the background thread reclaims it.
+pub(crate) fn reclaim(inner: &Inner) -> Result<()> {
+    {
+        let mut m = inner.maint.lock();
+        checkpoint_locked(inner, &mut m)?;
+        gc_locked(inner, &mut m, false)?;
+    }
+    merge(inner, false)?;
     Ok(())
 }
 
@@ -446,7 +478,10 @@ fn maintain(inner: &Inner, now: Instant, last_gc: &mut Instant) -> Result<()> {
     if needs_checkpoint {
         checkpoint(inner)?;
     }
-    if now.duration_since(*last_gc) >= Duration::from_secs(1) {
+    // Merge and GC after every checkpoint (segments before the new log position became
+    // eligible), and at least every second: on a timer alone, a fast writer fills the disk
+    // with dead data between rounds.
+    if needs_checkpoint || now.duration_since(*last_gc) >= Duration::from_secs(1) {
         *last_gc = now;
         merge(inner, false)?;
         let mut m = inner.maint.lock();

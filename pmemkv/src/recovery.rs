@@ -1,8 +1,9 @@
 //! Opening a store: lock, manifest, runs, segments, and the bounded replay of the log tail.
 //!
 //! Replay starts at the log position recorded by the newest valid manifest and stops at the
-//! first position that does not hold a verified record with a higher sequence number than the
-//! one before it. What follows that point decides what happens:
+//! first position that does not hold a verified record whose sequence number is the one after
+//! the previous record's (sequence numbers are consecutive along the log, starting after the
+//! manifest's `last_seq`). What follows that point decides what happens:
 //! - nothing that verifies (a torn tail from an interrupted write): the tail is zeroed and
 //!   later segments removed; the report says where;
 //! - a record that verifies with a higher sequence number (damage in the middle of the log):
@@ -92,12 +93,29 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<Inner>> {
     let manifest = match loaded.manifest {
         Some(m) => m,
         None => {
+            // A kill while the store was being created leaves segment 1 without any record
+            // (perhaps without its header) and no valid manifest: nothing was ever written,
+            // so creation starts over.
+            if seg_ids == [1]
+                && !has_run_files(&dir)?
+                && is_zero_from(&dir.join(segment::segment_file_name(1)), SEGMENT_HEADER_LEN)?
+            {
+                tracing::warn!(dir = %dir.display(), "removing the empty first segment of an interrupted store creation");
+                remove_if_exists(&dir.join(segment::segment_file_name(1)))?;
+                seg_ids.clear();
+            }
             if !seg_ids.is_empty() {
                 return Err(Error::corruption(
                     dir.join(manifest::MANIFEST_FILES[0]),
                     0,
                     "no valid manifest, but log segments exist (both manifest slots are missing or damaged)",
                 ));
+            }
+            if !opts.create_if_missing {
+                return Err(Error::InvalidArgument(format!(
+                    "no store in {} (create_if_missing is off)",
+                    dir.display()
+                )));
             }
             let seg = Segment::create(&dir, 1, opts.segment_size)?;
             drop(seg);
@@ -133,7 +151,16 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<Inner>> {
     // checkpoint or merge.
     let mut runs = Vec::with_capacity(manifest.runs.len());
     for id in &manifest.runs {
-        runs.push(Arc::new(Run::open(&dir.join(run_file_name(*id)))?));
+        let path = dir.join(run_file_name(*id));
+        match Run::open(&path) {
+            Ok(run) => runs.push(Arc::new(run)),
+            // E.g. the newest manifest slot is damaged and the older one names runs that a
+            // merge has since replaced.
+            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::corruption(path, 0, "the manifest names a missing index run"));
+            }
+            Err(e) => return Err(e),
+        }
     }
     let live_runs: HashSet<u64> = manifest.runs.iter().copied().collect();
     let mut max_run_id = 0;
@@ -153,8 +180,25 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<Inner>> {
 
     let pending: HashSet<u32> = manifest.pending_segments.iter().copied().collect();
     let mut segments = BTreeMap::new();
+    let newest = seg_ids.last().copied();
     for id in seg_ids.iter().copied().filter(|id| !pending.contains(id)) {
-        segments.insert(id, Arc::new(Segment::open(&dir, id)?));
+        match Segment::open(&dir, id) {
+            Ok(seg) => {
+                segments.insert(id, Arc::new(seg));
+            }
+            // A kill during a rotation, before the new segment's header was written, leaves
+            // the newest segment empty or all zero: it never held a record, drop it.
+            Err(e)
+                if e.is_corruption()
+                    && Some(id) == newest
+                    && id > manifest.log_segment
+                    && is_zero_from(&dir.join(segment::segment_file_name(id)), 0)? =>
+            {
+                tracing::warn!(segment = id, error = %e, "removing the blank segment of an interrupted rotation");
+                removed_any |= remove_if_exists(&dir.join(segment::segment_file_name(id)))?;
+            }
+            Err(e) => return Err(e),
+        }
     }
     if !segments.contains_key(&manifest.log_segment) {
         return Err(Error::corruption(
@@ -189,19 +233,20 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<Inner>> {
     let mut referenced_blobs = HashSet::new();
     let mut last_seq = manifest.last_seq;
     let tail: Vec<Arc<Segment>> = segments.range(manifest.log_segment..).map(|(_, s)| s.clone()).collect();
-    let mut damage: Option<(usize, u64, &'static str)> = None;
+    // (tail index, offset, why, whether a valid record of the log starts right there)
+    let mut damage: Option<(usize, u64, &'static str, bool)> = None;
     'segments: for (i, seg) in tail.iter().enumerate() {
         let mut pos = if i == 0 { manifest.log_offset as u64 } else { SEGMENT_HEADER_LEN };
         w.active = seg.clone();
         loop {
             let bytes = seg.bytes();
             if pos as usize > bytes.len() {
-                damage = Some((i, pos, "replay position beyond segment end"));
+                damage = Some((i, pos, "replay position beyond segment end", false));
                 break 'segments;
             }
             match record::probe(&bytes[pos as usize..]) {
                 Probe::End => break,
-                Probe::Record { seq, len, .. } if seq > last_seq => {
+                Probe::Record { seq, len, .. } if seq == last_seq + 1 => {
                     let rec = &bytes[pos as usize..pos as usize + len];
                     let at = lsn(seg.id(), pos + len as u64);
                     for op in record::ops(rec) {
@@ -226,27 +271,37 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<Inner>> {
                         let op_len = (record::OP_HEADER_LEN + op.key.len() + op.value.len()) as u64;
                         apply_op(&mut w, &view, op.kind, op.key, op.version, op.expire_at_ms, loc, op_len, at);
                     }
-                    w.stats.entry(seg.id()).or_insert(SegmentStats { id: seg.id(), ..Default::default() }).total_bytes += len as u64;
+                    w.stats
+                        .entry(seg.id())
+                        .or_insert(SegmentStats { id: seg.id(), ..Default::default() })
+                        .total_bytes += len as u64;
                     last_seq = seq;
                     pos += len as u64;
                     report.replayed_records += 1;
                     report.replayed_bytes += len as u64;
                 }
+                // Sequence numbers are consecutive along the log, so a later one means records
+                // are missing before it (e.g. a damaged record header that reads as the end of
+                // its segment, after which replay moved on to the next segment).
+                Probe::Record { seq, .. } if seq > last_seq => {
+                    damage = Some((i, pos, "records missing before this one (sequence number gap)", true));
+                    break 'segments;
+                }
                 Probe::Record { .. } => {
-                    damage = Some((i, pos, "record with a stale sequence number"));
+                    damage = Some((i, pos, "record with a stale sequence number", false));
                     break 'segments;
                 }
                 Probe::Invalid(why) => {
-                    damage = Some((i, pos, why));
+                    damage = Some((i, pos, why, false));
                     break 'segments;
                 }
             }
         }
         w.pos = pos;
     }
-    if let Some((i, pos, why)) = damage {
+    if let Some((i, pos, why, valid_here)) = damage {
         let seg = tail[i].clone();
-        let later_valid = find_valid_after(&tail[i..], pos, last_seq);
+        let later_valid = if valid_here { Some((seg.id(), pos)) } else { find_valid_after(&tail[i..], pos, last_seq) };
         if let Some((sid, off)) = later_valid {
             if !opts.repair {
                 return Err(Error::corruption(
@@ -329,6 +384,35 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<Inner>> {
         bg: Background::default(),
         counters: Counters::default(),
     }))
+}
+
+/// True if every byte of the file at `path` from offset `from` on is zero (or there is none).
+fn is_zero_from(path: &Path, from: u64) -> Result<bool> {
+    use std::io::{Read, Seek, SeekFrom};
+    let ctx = |e| Error::io(format!("reading {}", path.display()), e);
+    let mut f = std::fs::File::open(path).map_err(ctx)?;
+    f.seek(SeekFrom::Start(from)).map_err(ctx)?;
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).map_err(ctx)?;
+        if n == 0 {
+            return Ok(true);
+        }
+        if buf[..n].iter().any(|&b| b != 0) {
+            return Ok(false);
+        }
+    }
+}
+
+/// True if `dir` holds any index run file.
+fn has_run_files(dir: &Path) -> Result<bool> {
+    for ent in std::fs::read_dir(dir).map_err(|e| Error::io(format!("listing {}", dir.display()), e))? {
+        let ent = ent.map_err(|e| Error::io(format!("listing {}", dir.display()), e))?;
+        if ent.file_name().to_str().and_then(parse_run_file_name).is_some() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 fn remove_if_exists(path: &Path) -> Result<bool> {

@@ -89,6 +89,9 @@ impl Segment {
             return Err(Error::corruption(&path, 0, "segment larger than 4 GiB"));
         }
         let map = MappedFile::map(&file, len).map_err(|e| Error::io(ctx("mapping"), e))?;
+        // Before the first access: a fault on a cold mapping without it reads a whole
+        // readahead window (`read_ahead_kb`, up to MiBs) just to check the header.
+        map.advise_random();
         let header = &map[..SEGMENT_HEADER_LEN as usize];
         if &header[0..8] != SEGMENT_MAGIC {
             return Err(Error::corruption(&path, 0, "bad segment magic"));
@@ -105,7 +108,6 @@ impl Segment {
         if stored_id != id {
             return Err(Error::corruption(&path, 16, format!("segment header names id {stored_id}, file name {id}")));
         }
-        map.advise_random();
         Ok(Segment { id, path, file, map })
     }
 

@@ -69,6 +69,9 @@ pub(crate) struct Background {
     pub stop: Mutex<bool>,
     pub cv: Condvar,
     pub handle: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Set at a rotation when the log holds more dead than live bytes (plus a segment): the
+    /// next writer reclaims space itself (see [`Inner::wait`]).
+    pub reclaim_wanted: std::sync::atomic::AtomicBool,
 }
 
 impl Background {
@@ -289,7 +292,16 @@ impl Inner {
         if let Some(b) = self.blobs.read().get(&id) {
             return Ok(b.clone());
         }
-        let b = Arc::new(BlobFile::open(&self.dir, id)?);
+        let b = match BlobFile::open(&self.dir, id) {
+            Ok(b) => Arc::new(b),
+            // The index names this blob, so its absence is damage, not an I/O condition
+            // (recovery removes a blob file whose footer no longer verifies).
+            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                let path = self.dir.join(crate::blob::blob_file_name(id));
+                return Err(Error::corruption(path, 0, "the index points at a missing blob file"));
+            }
+            Err(e) => return Err(e),
+        };
         self.blobs.write().insert(id, b.clone());
         Ok(b)
     }
@@ -381,15 +393,30 @@ impl Inner {
         w.active = seg;
         w.pos = SEGMENT_HEADER_LEN;
         tracing::debug!(segment = id, "log rotated to a new segment");
+        let view = self.view.load();
+        let (total, dead) = w
+            .stats
+            .values()
+            .filter(|s| view.segments.contains_key(&s.id))
+            .fold((0, 0), |(t, d), s| (t + s.total_bytes, d + s.dead_bytes.min(s.total_bytes)));
+        // Only with background maintenance on: without it the caller has asked to schedule
+        // checkpoints and compaction itself.
+        if self.opts.background && dead > (total - dead) + self.opts.segment_size {
+            self.bg.reclaim_wanted.store(true, Ordering::Release);
+        }
         Ok(())
     }
 
     /// Waits for the durability `d` to hold for `lsn`, after applying backpressure: a writer
     /// that finds the memtable far over its limit (checkpoints fell behind) writes the
-    /// checkpoint itself, which bounds the heap the index uses.
+    /// checkpoint itself, which bounds the heap the index uses; one that finds the log more
+    /// dead than live (compaction fell behind) compacts, which bounds the disk space.
     pub fn wait(&self, at: Option<Lsn>, d: Durability) -> Result<()> {
         if self.view.load().active.len() >= self.opts.memtable_max_entries.saturating_mul(4) {
             crate::maintenance::checkpoint(self)?;
+        }
+        if self.bg.reclaim_wanted.swap(false, Ordering::AcqRel) {
+            crate::maintenance::reclaim(self)?;
         }
         match (at, d) {
             (Some(at), Durability::Always) => self.syncer.wait_durable(at, &self.poison),
@@ -1002,18 +1029,10 @@ impl Txn<'_> {
         let now = self.now();
         let version = self.version();
         let mut overlay: Overlay = Vec::new();
-        let lo = match &range.start {
-            Bound::Included(k) => Bound::Included(k.clone()),
-            Bound::Excluded(k) => Bound::Excluded(k.clone()),
-            Bound::Unbounded => Bound::Unbounded,
-        };
-        let hi = match &range.end {
-            Bound::Included(k) => Bound::Included(k.clone()),
-            Bound::Excluded(k) => Bound::Excluded(k.clone()),
-            Bound::Unbounded => Bound::Unbounded,
-        };
         let mut values: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
-        for (k, p) in self.pending.range((lo, hi)) {
+        // Filter rather than `BTreeMap::range`, which panics on a reversed or empty range
+        // (start > end, or equal excluded bounds); such ranges are simply empty.
+        for (k, p) in self.pending.iter().filter(|(k, _)| range.contains(k)) {
             let entry = match p {
                 Pending::Put { value, expire_at_ms } => {
                     values.insert(k.clone(), value.clone());
@@ -1090,18 +1109,38 @@ impl Iter {
 impl Iterator for Iter {
     type Item = Result<(Vec<u8>, ValueRef)>;
     fn next(&mut self) -> Option<Self::Item> {
-        let (k, e) = match self.next_live() {
-            Ok(Some(x)) => x,
-            Ok(None) => return None,
-            Err(e) => return Some(Err(e)),
-        };
-        let loc = e.value.expect("live entry has a value");
-        if let (ValueLoc::Inline { segment: PENDING_SEGMENT, .. }, Some(values)) = (loc, &self.pending_values) {
-            if let Some(v) = values.get(&k) {
-                return Some(Ok((k, ValueRef::owned(v))));
+        loop {
+            let (k, e) = match self.next_live() {
+                Ok(Some(x)) => x,
+                Ok(None) => return None,
+                Err(e) => return Some(Err(e)),
+            };
+            let loc = e.value.expect("live entry has a value");
+            if let (ValueLoc::Inline { segment: PENDING_SEGMENT, .. }, Some(values)) = (loc, &self.pending_values) {
+                if let Some(v) = values.get(&k) {
+                    return Some(Ok((k, ValueRef::owned(v))));
+                }
+            }
+            match self.inner.resolve(&self.view, loc) {
+                Ok(v) => return Some(Ok((k, v))),
+                Err(err) => {
+                    // The memtable is shared with newer views, so an old iterator can see an
+                    // entry in a segment (or blob) created after its view was taken, which
+                    // compaction (or a checkpoint) may since have removed: the key was
+                    // rewritten meanwhile. Read its current entry instead; only a failure of
+                    // the current entry is an error.
+                    let cur = self.inner.view.load_full();
+                    match self.inner.live_entry(&cur, &k, || self.now) {
+                        Ok(Some(c)) if c != e => {
+                            let loc = c.value.expect("live entry has a value");
+                            return Some(self.inner.resolve(&cur, loc).map(|v| (k, v)));
+                        }
+                        Ok(None) => continue, // deleted since
+                        _ => return Some(Err(err)),
+                    }
+                }
             }
         }
-        Some(self.inner.resolve(&self.view, loc).map(|v| (k, v)))
     }
 }
 

@@ -143,7 +143,11 @@ fn run(store: &Store, cmd: Cmd) -> Result<()> {
             match (value, file) {
                 (Some(v), None) => {
                     let expiry = expire.map_or(pmemkv::Expiry::Never, pmemkv::Expiry::At);
-                    store.put_with(key.as_bytes(), v.as_bytes(), pmemkv::PutOptions { expiry, ..Default::default() })?;
+                    store.put_with(
+                        key.as_bytes(),
+                        v.as_bytes(),
+                        pmemkv::PutOptions { expiry, ..Default::default() },
+                    )?;
                 }
                 (None, Some(path)) => {
                     let mut f = std::fs::File::open(&path).with_context(|| format!("opening {}", path.display()))?;
