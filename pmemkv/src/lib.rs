@@ -2,6 +2,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod blob;
+pub mod collections;
 pub mod entry;
 pub mod error;
 pub mod io;
@@ -19,6 +20,7 @@ pub mod sync;
 mod value;
 mod view;
 
+pub use collections::Collections;
 pub use entry::{Entry, ValueLoc};
 pub use error::{Error, Result};
 pub use iter::{Direction, KeyRange};

@@ -1,0 +1,134 @@
+//! Hashes: each field is an element key `E…version ++ field` whose value is the field's
+//! value; the metadata record holds the field count. Field get/set/delete are O(log n);
+//! `HGETALL`/`HSCAN` are ordered scans of the hash's key range.
+
+use crate::collections::keys::{elem_key, space_prefix, KeyType, ELEM_SPACE};
+use crate::collections::strings::parse_i64;
+use crate::collections::{page, scan_range, tx_coll, tx_coll_or_new, tx_store_meta, Collections, ScanResult};
+use crate::error::{Error, Result};
+use crate::iter::{Direction, KeyRange};
+use crate::value::ValueRef;
+
+impl Collections {
+    /// Sets fields of hash `key` (`HSET`), creating the hash if needed. A field given twice
+    /// takes its last value. Returns the number of fields that were new.
+    pub fn hset<F: AsRef<[u8]>, V: AsRef<[u8]>>(&self, key: &[u8], pairs: &[(F, V)]) -> Result<u64> {
+        self.store.update(|txn| {
+            let (mut m, expiry) = tx_coll_or_new(&self.store, txn, key, KeyType::Hash)?;
+            let mut added = 0;
+            for (f, v) in pairs {
+                let ek = elem_key(key, m.version, f.as_ref());
+                if !txn.exists(&ek)? {
+                    added += 1;
+                }
+                txn.put(&ek, v.as_ref())?;
+            }
+            m.count += added;
+            tx_store_meta(txn, key, &m, expiry)?;
+            Ok(added)
+        })
+    }
+
+    /// Sets `field` only if it does not exist (`HSETNX`); returns true if it was set.
+    pub fn hsetnx(&self, key: &[u8], field: &[u8], value: &[u8]) -> Result<bool> {
+        self.store.update(|txn| {
+            let (mut m, expiry) = tx_coll_or_new(&self.store, txn, key, KeyType::Hash)?;
+            let ek = elem_key(key, m.version, field);
+            if txn.exists(&ek)? {
+                return Ok(false);
+            }
+            txn.put(&ek, value)?;
+            m.count += 1;
+            tx_store_meta(txn, key, &m, expiry)?;
+            Ok(true)
+        })
+    }
+
+    /// The value of `field` in hash `key` (`HGET`), zero-copy.
+    pub fn hget(&self, key: &[u8], field: &[u8]) -> Result<Option<ValueRef>> {
+        let Some(m) = self.load_coll(key, KeyType::Hash)? else { return Ok(None) };
+        self.store.get(&elem_key(key, m.version, field))
+    }
+
+    /// True if `field` exists in hash `key` (`HEXISTS`).
+    pub fn hexists(&self, key: &[u8], field: &[u8]) -> Result<bool> {
+        let Some(m) = self.load_coll(key, KeyType::Hash)? else { return Ok(false) };
+        self.store.exists(&elem_key(key, m.version, field))
+    }
+
+    /// Deletes fields of hash `key` (`HDEL`); the hash is deleted when its last field goes.
+    /// Returns the number of fields removed.
+    pub fn hdel<F: AsRef<[u8]>>(&self, key: &[u8], fields: &[F]) -> Result<u64> {
+        self.store.update(|txn| {
+            let Some((mut m, expiry)) = tx_coll(&self.store, txn, key, KeyType::Hash)? else { return Ok(0) };
+            let mut removed = 0;
+            for f in fields {
+                if txn.delete(&elem_key(key, m.version, f.as_ref()))? {
+                    removed += 1;
+                }
+            }
+            if removed > 0 {
+                m.count -= removed;
+                tx_store_meta(txn, key, &m, expiry)?;
+            }
+            Ok(removed)
+        })
+    }
+
+    /// Number of fields of hash `key` (`HLEN`); O(1).
+    pub fn hlen(&self, key: &[u8]) -> Result<u64> {
+        Ok(self.load_coll(key, KeyType::Hash)?.map_or(0, |m| m.count))
+    }
+
+    /// All fields and values of hash `key` in field order (`HGETALL`); O(log n + n).
+    pub fn hgetall(&self, key: &[u8]) -> Result<Vec<(Vec<u8>, ValueRef)>> {
+        let Some(m) = self.load_coll(key, KeyType::Hash)? else { return Ok(Vec::new()) };
+        let prefix = space_prefix(ELEM_SPACE, key, m.version);
+        self.store
+            .iter_range(KeyRange::prefix(&prefix), Direction::Forward)
+            .map(|r| r.map(|(k, v)| (k[prefix.len()..].to_vec(), v)))
+            .collect()
+    }
+
+    /// One page of up to `count` fields of hash `key` in field order (`HSCAN`); O(log n +
+    /// count). See [`ScanResult`] for the cursor.
+    pub fn hscan(&self, key: &[u8], cursor: &[u8], count: usize) -> Result<ScanResult<(Vec<u8>, ValueRef)>> {
+        let Some(m) = self.load_coll(key, KeyType::Hash)? else {
+            return Ok(ScanResult { items: Vec::new(), cursor: None });
+        };
+        let prefix = space_prefix(ELEM_SPACE, key, m.version);
+        let mut items = Vec::new();
+        for r in self.store.iter_range(scan_range(&prefix, cursor)?, Direction::Forward) {
+            let (k, v) = r?;
+            items.push((k[prefix.len()..].to_vec(), v));
+            if items.len() >= count.max(1) {
+                break;
+            }
+        }
+        Ok(page(items, count, |(f, _)| f.as_slice()))
+    }
+
+    /// Adds `delta` to the integer in `field` (`HINCRBY`; an absent field counts as 0) and
+    /// returns the new value.
+    pub fn hincr_by(&self, key: &[u8], field: &[u8], delta: i64) -> Result<i64> {
+        self.store.update(|txn| {
+            let (mut m, expiry) = tx_coll_or_new(&self.store, txn, key, KeyType::Hash)?;
+            let ek = elem_key(key, m.version, field);
+            let cur = match txn.get(&ek)? {
+                None => {
+                    m.count += 1;
+                    0
+                }
+                Some(v) => {
+                    parse_i64(&v).ok_or_else(|| Error::InvalidArgument("hash value is not an integer".into()))?
+                }
+            };
+            let n = cur
+                .checked_add(delta)
+                .ok_or_else(|| Error::InvalidArgument("increment or decrement would overflow".into()))?;
+            txn.put(&ek, n.to_string().as_bytes())?;
+            tx_store_meta(txn, key, &m, expiry)?;
+            Ok(n)
+        })
+    }
+}

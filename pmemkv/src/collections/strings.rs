@@ -1,0 +1,173 @@
+//! Strings: the value is stored in the key's metadata record, right after the type byte, so
+//! a read is one zero-copy lookup and a write is one record.
+
+use crate::collections::keys::{encode_string, meta_key, Meta, STRING_HEADER_LEN};
+use crate::collections::{tx_load, Collections};
+use crate::error::{Error, Result};
+use crate::options::{Condition, Expiry};
+use crate::value::ValueRef;
+
+/// Options of [`Collections::str_set`] (Redis `SET`'s `NX`/`XX`, `EX`/`PX`/`KEEPTTL` and `GET`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SetOptions {
+    /// When to set: always, only if the key is absent (`NX`), only if present (`XX`), or only
+    /// if the metadata record's store version matches (compare-and-swap; 0 = absent).
+    pub condition: Condition,
+    /// The new expiry: none (plain `SET`), an absolute time, or the key's current one
+    /// (`KEEPTTL`).
+    pub expiry: Expiry,
+    /// Return the old value (`GET`); the key must then hold a string (else `WrongType`).
+    pub get: bool,
+}
+
+/// What [`Collections::str_set`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetOutcome {
+    /// True if the value was written (the condition held).
+    pub applied: bool,
+    /// The old value, if [`SetOptions::get`] was set and the key held a string.
+    pub old: Option<Vec<u8>>,
+}
+
+impl Collections {
+    /// The value of string `key` (`GET`), zero-copy. `None` if absent; `WrongType` if the key
+    /// holds a collection.
+    pub fn str_get(&self, key: &[u8]) -> Result<Option<ValueRef>> {
+        match self.load(key)? {
+            None => Ok(None),
+            Some((Meta::String, raw)) => Ok(Some(raw.slice(STRING_HEADER_LEN..raw.len()))),
+            Some(_) => Err(Error::WrongType),
+        }
+    }
+
+    /// Sets string `key` (`SET`). Like Redis, a plain set replaces a key of any type (a
+    /// collection's elements become orphans, reclaimed by
+    /// [`Collections::purge_orphans`]).
+    pub fn str_set(&self, key: &[u8], value: &[u8], opts: SetOptions) -> Result<SetOutcome> {
+        let mk = meta_key(key);
+        self.store.update(|txn| {
+            let cur = tx_load(&self.store, txn, key)?;
+            let old = match (opts.get, cur.meta) {
+                (false, _) | (true, None) => None,
+                (true, Some(Meta::String)) => cur.raw.as_ref().map(|r| r[STRING_HEADER_LEN..].to_vec()),
+                (true, Some(_)) => return Err(Error::WrongType),
+            };
+            let ok = match opts.condition {
+                Condition::Always => true,
+                Condition::IfAbsent => cur.meta.is_none(),
+                Condition::IfPresent => cur.meta.is_some(),
+                Condition::IfVersion(v) => txn.meta(&mk)?.map_or(0, |m| m.version) == v,
+            };
+            if !ok {
+                return Ok(SetOutcome { applied: false, old });
+            }
+            let expiry = match opts.expiry {
+                Expiry::Never => None,
+                Expiry::At(t) => Some(t),
+                Expiry::Keep => cur.expiry,
+            };
+            txn.put_with_expiry(&mk, &encode_string(value), expiry)?;
+            Ok(SetOutcome { applied: true, old })
+        })
+    }
+
+    /// Sets several strings atomically (`MSET`), clearing their expiry. With `only_if_none_exist`
+    /// (`MSETNX`) nothing is written if any of the keys exists; returns whether it wrote.
+    pub fn str_mset<K: AsRef<[u8]>, V: AsRef<[u8]>>(&self, pairs: &[(K, V)], only_if_none_exist: bool) -> Result<bool> {
+        self.store.update(|txn| {
+            if only_if_none_exist {
+                for (k, _) in pairs {
+                    if txn.exists(&meta_key(k.as_ref()))? {
+                        return Ok(false);
+                    }
+                }
+            }
+            for (k, v) in pairs {
+                txn.put(&meta_key(k.as_ref()), &encode_string(v.as_ref()))?;
+            }
+            Ok(true)
+        })
+    }
+
+    /// Atomically reads and optionally rewrites string `key`, keeping its expiry: `f` gets the
+    /// current value (`None` if absent) and returns the new value (`None` = leave it) and a
+    /// result. The building block of `INCR`, `APPEND`, `SETRANGE`, `GETDEL`-like commands.
+    /// `WrongType` if the key holds a collection.
+    pub fn str_update<R>(
+        &self,
+        key: &[u8],
+        f: impl FnOnce(Option<&[u8]>) -> Result<(Option<Vec<u8>>, R)>,
+    ) -> Result<R> {
+        self.store.update(|txn| {
+            let cur = tx_load(&self.store, txn, key)?;
+            let old = match cur.meta {
+                None => None,
+                Some(Meta::String) => cur.raw.as_ref().map(|r| &r[STRING_HEADER_LEN..]),
+                Some(_) => return Err(Error::WrongType),
+            };
+            let (new, r) = f(old)?;
+            if let Some(new) = new {
+                txn.put_with_expiry(&meta_key(key), &encode_string(&new), cur.expiry)?;
+            }
+            Ok(r)
+        })
+    }
+
+    /// Adds `delta` to the integer in string `key` (`INCRBY`; an absent key counts as 0) and
+    /// returns the new value. Errors like Redis if the value is not an integer or the result
+    /// would overflow.
+    pub fn str_incr_by(&self, key: &[u8], delta: i64) -> Result<i64> {
+        self.str_update(key, |old| {
+            let cur = match old {
+                None => 0,
+                Some(b) => parse_i64(b)
+                    .ok_or_else(|| Error::InvalidArgument("value is not an integer or out of range".into()))?,
+            };
+            let n = cur
+                .checked_add(delta)
+                .ok_or_else(|| Error::InvalidArgument("increment or decrement would overflow".into()))?;
+            Ok((Some(n.to_string().into_bytes()), n))
+        })
+    }
+
+    /// Appends `value` to string `key` (`APPEND`; creates it if absent) and returns the new
+    /// length.
+    pub fn str_append(&self, key: &[u8], value: &[u8]) -> Result<u64> {
+        self.str_update(key, |old| {
+            let mut v = old.unwrap_or_default().to_vec();
+            v.extend_from_slice(value);
+            let len = v.len() as u64;
+            Ok((Some(v), len))
+        })
+    }
+
+    /// Deletes string `key` and returns its value (`GETDEL`). `WrongType` (and no delete) if
+    /// the key holds a collection.
+    pub fn str_getdel(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.store.update(|txn| {
+            let cur = tx_load(&self.store, txn, key)?;
+            match cur.meta {
+                None => Ok(None),
+                Some(Meta::String) => {
+                    txn.delete(&meta_key(key))?;
+                    Ok(cur.raw.map(|r| r[STRING_HEADER_LEN..].to_vec()))
+                }
+                Some(_) => Err(Error::WrongType),
+            }
+        })
+    }
+}
+
+/// Parses a decimal `i64` the way Redis does (optional `-`, no `+`, no leading zeros or
+/// spaces).
+pub(crate) fn parse_i64(b: &[u8]) -> Option<i64> {
+    let s = std::str::from_utf8(b).ok()?;
+    let digits = s.strip_prefix('-').unwrap_or(s);
+    if digits.is_empty() || !digits.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    if digits.len() > 1 && digits.starts_with('0') || s == "-0" {
+        return None;
+    }
+    s.parse().ok()
+}
