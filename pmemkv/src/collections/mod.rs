@@ -23,6 +23,7 @@
 //! other argument types are re-exported here.
 
 pub mod hash;
+pub mod keyops;
 pub mod keys;
 pub mod list;
 pub mod set;
@@ -40,6 +41,7 @@ use crate::iter::{prefix_successor, Direction, KeyRange};
 use crate::store::{Store, Txn};
 use crate::value::ValueRef;
 
+pub use keyops::ExpireDecision;
 pub use keys::{CollMeta, KeyType, Meta, StreamMeta};
 pub use stream::{StreamEntry, StreamId, StreamInfo, XAddId, XAddOptions};
 pub use strings::{SetOptions, SetOutcome};
@@ -132,7 +134,13 @@ impl Collections {
 
     /// One page of up to `count` user keys in key order (`SCAN`); see [`ScanResult`].
     pub fn scan_keys(&self, cursor: &[u8], count: usize) -> Result<ScanResult<Vec<u8>>> {
-        let prefix = [keys::META_SPACE];
+        self.scan_keys_in(&[], cursor, count)
+    }
+
+    /// Like [`Collections::scan_keys`], restricted to user keys starting with `key_prefix`
+    /// (a logical database, a namespace). Items are whole user keys, prefix included.
+    pub fn scan_keys_in(&self, key_prefix: &[u8], cursor: &[u8], count: usize) -> Result<ScanResult<Vec<u8>>> {
+        let prefix = meta_key(key_prefix);
         let mut it = self.store.iter_range(scan_range(&prefix, cursor)?, Direction::Forward).keys();
         let mut items = Vec::new();
         for r in it.by_ref() {
@@ -141,7 +149,38 @@ impl Collections {
                 break;
             }
         }
-        Ok(page(items, count, |k| k.as_slice()))
+        Ok(page(items, count, |k| &k[key_prefix.len()..]))
+    }
+
+    /// The live user keys starting with `key_prefix`, in key order, from the first one at or
+    /// after `start` (a whole user key; `None`: from the beginning). Each item is the user key
+    /// and its expiry (ms since the Unix epoch). Lazy: the walk reads the index as it goes.
+    pub fn keys_in(
+        &self,
+        key_prefix: &[u8],
+        start: Option<&[u8]>,
+    ) -> impl Iterator<Item = Result<(Vec<u8>, Option<u64>)>> {
+        let mut range = KeyRange::prefix(&meta_key(key_prefix));
+        if let Some(s) = start.filter(|s| s.starts_with(key_prefix)) {
+            range.start = Bound::Included(meta_key(s));
+        }
+        self.store
+            .iter_range(range, Direction::Forward)
+            .keys()
+            .map(|r| r.map(|(k, m)| (k[1..].to_vec(), m.expire_at_ms)))
+    }
+
+    /// Counts the live user keys starting with `key_prefix`, and how many of them have an
+    /// expiry (`DBSIZE`, `INFO keyspace`). Walks the keys' index entries (no values are read):
+    /// O(keys).
+    pub fn count_keys_in(&self, key_prefix: &[u8]) -> Result<(u64, u64)> {
+        let (mut n, mut expiring) = (0, 0);
+        for r in self.keys_in(key_prefix, None) {
+            let (_, exp) = r?;
+            n += 1;
+            expiring += exp.is_some() as u64;
+        }
+        Ok((n, expiring))
     }
 
     // ---- orphan purge --------------------------------------------------------------------
@@ -281,7 +320,7 @@ impl Collections {
 }
 
 /// The error for a metadata record that does not decode.
-fn malformed(store: &Store, key: &[u8]) -> Error {
+pub(crate) fn malformed(store: &Store, key: &[u8]) -> Error {
     Error::corruption(
         store.path(),
         0,

@@ -1,0 +1,302 @@
+//! One client connection: read, parse every complete command in the buffer, run them in
+//! order, make their writes durable as configured, and write all their replies at once.
+//!
+//! Generic over `AsyncRead + AsyncWrite`, so it serves TCP, Unix sockets and in-memory
+//! duplex streams in tests alike. Pipelining falls out of the loop: one read may carry many
+//! commands, and their replies leave in one write. With `appendfsync always`, the replies of
+//! a batch that wrote are held back until one group-committed fsync covers every write in it.
+//!
+//! Limits (Redis's): the unparsed query buffer of a client may not exceed
+//! `client-query-buffer-limit`; a protocol error replies `-ERR Protocol error: …` and closes
+//! this connection only; an idle client is closed after `timeout` seconds; a `MONITOR` client
+//! that cannot keep up with the feed is closed.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::clients::ClientHandle;
+use crate::cmd::{self, flags, Ctx};
+use crate::config::AppendFsync;
+use crate::error::CmdError;
+use crate::protocol::reply::{Protocol, Reply};
+use crate::protocol::request::{Limits, RequestParser};
+use crate::session::Session;
+use crate::shared::Shared;
+
+/// Bytes reserved in the read buffer before each read.
+const READ_CHUNK: usize = 16 * 1024;
+/// Write the reply buffer out once it holds this much, even mid-batch.
+const FLUSH_AT: usize = 1 << 20;
+
+/// Serves one client until it quits, errs, is killed, or the server shuts down.
+pub async fn serve<S>(srv: Arc<Shared>, mut stream: S, handle: Arc<ClientHandle>)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let auth_needed = srv.config.read().requirepass.is_some();
+    let mut session = Session::new(handle.clone(), !auth_needed);
+    let mut conn = Conn { srv: &srv, parser: RequestParser::new(), inbuf: BytesMut::with_capacity(READ_CHUNK) };
+    let mut out = Reply::new(Protocol::Resp2);
+    let mut shutdown = srv.shutdown.subscribe();
+    let mut monitor: Option<tokio::sync::broadcast::Receiver<Arc<str>>> = None;
+    let result: std::io::Result<()> = async {
+        loop {
+            let timeout = idle_timeout(&srv, &session, monitor.is_some());
+            if conn.inbuf.capacity() - conn.inbuf.len() < READ_CHUNK / 2 {
+                conn.inbuf.reserve(READ_CHUNK);
+            }
+            let event = tokio::select! {
+                biased;
+                _ = handle.killed() => Event::Close,
+                _ = shutdown.changed() => Event::Close,
+                line = recv_monitor(&mut monitor) => Event::Monitor(line),
+                r = stream.read_buf(&mut conn.inbuf) => Event::Read(r?),
+                _ = sleep_opt(timeout) => {
+                    tracing::debug!(client = handle.id, "closing idle client (timeout)");
+                    Event::Close
+                }
+            };
+            match event {
+                Event::Close | Event::Read(0) => return Ok(()),
+                Event::Monitor(Ok(line)) => out.simple(&line),
+                Event::Monitor(Err(RecvError::Lagged(_))) => {
+                    tracing::warn!(client = handle.id, "MONITOR client could not keep up with the feed; closing it");
+                    return Ok(());
+                }
+                Event::Monitor(Err(RecvError::Closed)) => return Ok(()),
+                Event::Read(n) => {
+                    srv.stats.net_input.fetch_add(n as u64, Ordering::Relaxed);
+                    handle.touch();
+                    conn.process(&mut session, &mut out, &mut stream).await?;
+                    handle.qbuf.store(conn.inbuf.len(), Ordering::Relaxed);
+                    let limit = srv.config.read().client_query_buffer_limit;
+                    if conn.inbuf.len() as u64 > limit {
+                        tracing::warn!(client = handle.id, addr = %handle.addr, bytes = conn.inbuf.len(),
+                            "closing client that exceeded the query buffer limit");
+                        return Ok(());
+                    }
+                    if session.start_monitor && monitor.is_none() {
+                        monitor = Some(srv.monitor_tx.subscribe());
+                        srv.monitors.fetch_add(1, Ordering::Relaxed);
+                        handle.monitor.store(true, Ordering::Relaxed);
+                    }
+                }
+            }
+            flush(&srv, &mut stream, &mut out).await?;
+            if session.close {
+                return Ok(());
+            }
+        }
+    }
+    .await;
+    if let Err(e) = result {
+        tracing::debug!(client = handle.id, error = %e, "connection closed with an error");
+    }
+    if monitor.is_some() {
+        srv.monitors.fetch_sub(1, Ordering::Relaxed);
+    }
+    let _ = stream.shutdown().await;
+    srv.clients.unregister(handle.id);
+}
+
+/// What woke the connection up.
+enum Event {
+    Close,
+    Read(usize),
+    Monitor(Result<Arc<str>, RecvError>),
+}
+
+async fn recv_monitor(rx: &mut Option<tokio::sync::broadcast::Receiver<Arc<str>>>) -> Result<Arc<str>, RecvError> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_opt(d: Option<Duration>) {
+    match d {
+        Some(d) => tokio::time::sleep(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The idle timeout that applies to this client now (monitors are exempt, as in Redis).
+fn idle_timeout(srv: &Shared, _s: &Session, monitor: bool) -> Option<Duration> {
+    let t = srv.config.read().timeout;
+    (t > 0 && !monitor).then(|| Duration::from_secs(t))
+}
+
+async fn flush<S: AsyncWrite + Unpin>(srv: &Shared, stream: &mut S, out: &mut Reply) -> std::io::Result<()> {
+    if out.is_empty() {
+        return Ok(());
+    }
+    stream.write_all(&out.buf).await?;
+    srv.stats.net_output.fetch_add(out.len() as u64, Ordering::Relaxed);
+    out.buf.clear();
+    Ok(())
+}
+
+struct Conn<'a> {
+    srv: &'a Arc<Shared>,
+    parser: RequestParser,
+    inbuf: BytesMut,
+}
+
+impl Conn<'_> {
+    /// Runs every complete command in the input buffer, then waits for durability if a
+    /// command wrote and `appendfsync` is `always`.
+    async fn process<S: AsyncWrite + Unpin>(
+        &mut self,
+        session: &mut Session,
+        out: &mut Reply,
+        stream: &mut S,
+    ) -> std::io::Result<()> {
+        let srv = self.srv;
+        let max_bulk = srv.config.read().proto_max_bulk_len.min(i64::MAX as u64) as i64;
+        loop {
+            let limits = Limits { max_bulk, auth_required: !session.authenticated };
+            match self.parser.parse(&mut self.inbuf, limits) {
+                Ok(Some(args)) => {
+                    execute(srv, session, out, &args);
+                    if session.close || session.start_monitor {
+                        break;
+                    }
+                    if out.len() >= FLUSH_AT {
+                        make_durable(srv, session).await;
+                        flush(srv, stream, out).await?;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::info!(client = session.id(), addr = %session.handle.addr, error = %e,
+                        "protocol error from client; closing it");
+                    out.error(&format!("ERR {e}"));
+                    session.close = true;
+                    break;
+                }
+            }
+        }
+        make_durable(srv, session).await;
+        Ok(())
+    }
+}
+
+/// With `appendfsync always`, waits for an fsync that covers this session's writes (one
+/// group commit shared by every connection waiting at the same time).
+async fn make_durable(srv: &Arc<Shared>, session: &mut Session) {
+    if !std::mem::take(&mut session.wrote) || srv.config.read().appendfsync != AppendFsync::Always {
+        return;
+    }
+    let store = srv.store.clone();
+    let r = tokio::task::spawn_blocking(move || store.sync()).await;
+    match r {
+        Ok(Ok(())) => {}
+        // The store is now poisoned: later writes are refused with MISCONF. The replies of
+        // this batch are already encoded; the client learns of the failure on its next write.
+        Ok(Err(e)) => tracing::error!(error = %e, "fsync failed"),
+        Err(e) => tracing::error!(error = %e, "fsync task failed"),
+    }
+}
+
+/// Runs one command: lookup, checks, the handler, statistics, slow log and monitor feed.
+pub fn execute(srv: &Shared, session: &mut Session, out: &mut Reply, args: &[Bytes]) {
+    let Some((idx, cmd)) = cmd::lookup(&args[0]) else {
+        let mut msg = format!("unknown command '{}', with args beginning with: ", cmd::show(&args[0]));
+        for a in args.iter().skip(1) {
+            msg.push_str(&format!("'{}' ", cmd::show(a)));
+        }
+        reject(srv, out, CmdError::err(msg), None);
+        return;
+    };
+    if !cmd.arity_ok(args.len()) {
+        reject(srv, out, CmdError::wrong_args(cmd.name), Some(idx));
+        return;
+    }
+    if !session.authenticated && !cmd.has(flags::NO_AUTH) {
+        reject(srv, out, CmdError::noauth(), Some(idx));
+        return;
+    }
+    *session.handle.last_cmd.lock() = cmd.name;
+    let start = Instant::now();
+    let before = out.len();
+    let result = {
+        let mut ctx = Ctx { srv, s: session, out };
+        (cmd.run)(&mut ctx, args)
+    };
+    let micros = start.elapsed().as_micros() as u64;
+    let stat = &srv.stats.per_cmd[idx];
+    stat.calls.fetch_add(1, Ordering::Relaxed);
+    stat.usec.fetch_add(micros, Ordering::Relaxed);
+    srv.stats.commands.fetch_add(1, Ordering::Relaxed);
+    match result {
+        Ok(()) => {
+            if cmd.has(flags::WRITE) {
+                session.wrote = true;
+                srv.dirty.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        Err(e) => {
+            // A handler that failed part-way must not leave half a reply behind.
+            out.buf.truncate(before);
+            out.error(&e.0);
+            stat.failed.fetch_add(1, Ordering::Relaxed);
+            srv.stats.error_replies.fetch_add(1, Ordering::Relaxed);
+            // A failed write may still have written (e.g. a poisoned store): be safe.
+            if cmd.has(flags::WRITE) {
+                session.wrote = true;
+            }
+        }
+    }
+    if !cmd.has(flags::SKIP_SLOWLOG) {
+        srv.maybe_slowlog(args, micros, &session.handle.addr, session.handle.name.lock().clone());
+    }
+    if srv.monitors.load(Ordering::Relaxed) > 0 && !cmd.has(flags::SKIP_MONITOR) && !cmd.has(flags::ADMIN) {
+        let _ = srv.monitor_tx.send(monitor_line(session, args).into());
+    }
+}
+
+fn reject(srv: &Shared, out: &mut Reply, e: CmdError, idx: Option<usize>) {
+    out.error(&e.0);
+    srv.stats.error_replies.fetch_add(1, Ordering::Relaxed);
+    if let Some(i) = idx {
+        srv.stats.per_cmd[i].rejected.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// A `MONITOR` line: `1339518083.107412 [0 127.0.0.1:60866] "keys" "*"`.
+fn monitor_line(session: &Session, args: &[Bytes]) -> String {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let addr = if session.handle.unix { format!("unix:{}", session.handle.laddr) } else { session.handle.addr.clone() };
+    let mut line = format!("{}.{:06} [{} {}]", now.as_secs(), now.subsec_micros(), session.db, addr);
+    for a in args {
+        line.push(' ');
+        line.push_str(&repr(a));
+    }
+    line
+}
+
+/// Redis's `sdscatrepr`: a quoted, escaped form of bytes.
+pub fn repr(b: &[u8]) -> String {
+    let mut s = String::with_capacity(b.len() + 2);
+    s.push('"');
+    for &c in b {
+        match c {
+            b'\\' => s.push_str("\\\\"),
+            b'"' => s.push_str("\\\""),
+            b'\n' => s.push_str("\\n"),
+            b'\r' => s.push_str("\\r"),
+            b'\t' => s.push_str("\\t"),
+            7 => s.push_str("\\a"),
+            8 => s.push_str("\\b"),
+            c if c.is_ascii_graphic() || c == b' ' => s.push(c as char),
+            c => s.push_str(&format!("\\x{c:02x}")),
+        }
+    }
+    s.push('"');
+    s
+}
