@@ -5,6 +5,9 @@
 //! position, earlier stars stop trying longer matches (Redis's `skipLongerMatches`).
 
 /// True if `string` matches glob `pattern` (`nocase`: ASCII case-insensitive).
+///
+/// Exactly Redis's function, including that `*` does not match an empty string; callers
+/// that list keys treat a lone `*` as "everything" first, as Redis's do ([`matches_all`]).
 pub fn glob_match(pattern: &[u8], string: &[u8], nocase: bool) -> bool {
     let mut skip_longer = false;
     matches(pattern, string, nocase, &mut skip_longer)
@@ -112,6 +115,12 @@ fn matches(pat: &[u8], s: &[u8], nocase: bool, skip_longer: &mut bool) -> bool {
     p >= pat.len() && i == s.len()
 }
 
+/// True if `pattern` is a lone `*`, which `KEYS` and `SCAN` take to mean every key
+/// (including the empty one) without matching.
+pub fn matches_all(pattern: &[u8]) -> bool {
+    pattern == b"*"
+}
+
 /// The literal prefix of a pattern: every key it can match starts with these bytes (lets
 /// `KEYS`/`SCAN` seek instead of walking the whole keyspace).
 pub fn literal_prefix(pattern: &[u8]) -> Vec<u8> {
@@ -144,7 +153,9 @@ mod tests {
 
     #[test]
     fn redis_glob_cases() {
-        assert!(m("*", ""));
+        // As in Redis, a lone `*` does not match the empty string here; KEYS and SCAN
+        // short-cut a lone `*` to "everything" before matching.
+        assert!(!m("*", ""));
         assert!(m("*", "anything"));
         assert!(m("h?llo", "hello"));
         assert!(!m("h?llo", "hllo"));

@@ -8,7 +8,7 @@ use pmemkv::collections::{ExpireDecision, KeyTtl, KeyType};
 use super::flags::*;
 use super::{int_arg, is, show, Command, Ctx};
 use crate::error::{CmdError, CmdResult};
-use crate::glob::{glob_match, literal_prefix};
+use crate::glob::{glob_match, literal_prefix, matches_all};
 use crate::keyspace::db_key;
 
 macro_rules! key_cmd {
@@ -412,7 +412,7 @@ fn keys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         if !user.starts_with(&lit) {
             break;
         }
-        if glob_match(pat, user, false) {
+        if matches_all(pat) || glob_match(pat, user, false) {
             found.push(user.to_vec());
         }
     }
@@ -475,7 +475,7 @@ fn scan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         }
         examined += 1;
         let user = &k[1..];
-        let matches = pattern.as_ref().is_none_or(|p| glob_match(p, user, false));
+        let matches = pattern.as_ref().is_none_or(|p| matches_all(p) || glob_match(p, user, false));
         let type_ok = match &kind {
             None => true,
             Some(t) if matches => {
