@@ -23,6 +23,7 @@ use crate::clients::ClientHandle;
 use crate::cmd::{self, flags, Ctx};
 use crate::config::AppendFsync;
 use crate::error::CmdError;
+use crate::keyspace::db_key;
 use crate::protocol::reply::{Protocol, Reply};
 use crate::protocol::request::{Limits, RequestParser};
 use crate::session::Session;
@@ -147,6 +148,9 @@ struct Conn<'a> {
     inbuf: BytesMut,
 }
 
+/// Most commands parsed ahead and run as one batch.
+const MAX_BATCH: usize = 1024;
+
 impl Conn<'_> {
     /// Runs every complete command in the input buffer, then waits for durability if a
     /// command wrote and `appendfsync` is `always`.
@@ -157,86 +161,222 @@ impl Conn<'_> {
         stream: &mut S,
     ) -> std::io::Result<()> {
         let srv = self.srv;
-        let max_bulk = srv.config.read().proto_max_bulk_len.min(i64::MAX as u64) as i64;
+        let mut batch: Vec<Vec<Bytes>> = Vec::new();
         loop {
-            let limits = Limits { max_bulk, auth_required: !session.authenticated };
-            match self.parser.parse(&mut self.inbuf, limits) {
-                Ok(Some(args)) => {
-                    execute(srv, session, out, &args);
-                    if session.close || session.start_monitor {
+            let (max_bulk, env) = {
+                let c = srv.config.read();
+                let env = BatchEnv {
+                    slowlog_threshold: c.slowlog_log_slower_than,
+                    slowlog_max_len: c.slowlog_max_len,
+                    monitors: srv.monitors.load(Ordering::Relaxed) > 0,
+                };
+                (c.proto_max_bulk_len.min(i64::MAX as u64) as i64, env)
+            };
+            // Parse ahead as far as the buffer goes (one command at a time before AUTH, since
+            // authenticating changes the limits the next command is parsed under).
+            let mut proto_err = None;
+            while batch.len() < MAX_BATCH {
+                let limits = Limits { max_bulk, auth_required: !session.authenticated };
+                match self.parser.parse(&mut self.inbuf, limits) {
+                    Ok(Some(args)) => {
+                        batch.push(args);
+                        if !session.authenticated {
+                            break;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        proto_err = Some(e);
                         break;
                     }
-                    if out.len() >= FLUSH_AT {
-                        make_durable(srv, session).await;
-                        flush(srv, stream, out).await?;
-                    }
                 }
-                Ok(None) => break,
-                Err(e) => {
+            }
+            if batch.is_empty() && proto_err.is_none() {
+                break;
+            }
+            run_batch(srv, session, out, &batch, &env);
+            batch.clear();
+            srv.stats.absorb(&mut session.local);
+            if let Some(name) = session.local.last_cmd.take() {
+                *session.handle.last_cmd.lock() = name;
+            }
+            if let Some(e) = proto_err {
+                if !session.close {
                     tracing::info!(client = session.id(), addr = %session.handle.addr, error = %e,
                         "protocol error from client; closing it");
                     out.error(&format!("ERR {e}"));
                     session.close = true;
+                }
+            }
+            if session.close || session.start_monitor {
+                break;
+            }
+            if out.len() >= FLUSH_AT {
+                make_durable(srv, session, out).await;
+                flush(srv, stream, out).await?;
+                if session.close {
                     break;
                 }
             }
         }
-        make_durable(srv, session).await;
+        make_durable(srv, session, out).await;
         Ok(())
     }
 }
 
 /// With `appendfsync always`, waits for an fsync that covers this session's writes (one
-/// group commit shared by every connection waiting at the same time).
-async fn make_durable(srv: &Arc<Shared>, session: &mut Session) {
+/// group commit shared by every connection waiting at the same time). If the fsync fails,
+/// the batch's replies are withheld — nothing in it may be acknowledged — and the client is
+/// told why and disconnected (the store is poisoned and refuses later writes).
+async fn make_durable(srv: &Arc<Shared>, session: &mut Session, out: &mut Reply) {
     if !std::mem::take(&mut session.wrote) || srv.config.read().appendfsync != AppendFsync::Always {
         return;
     }
     let store = srv.store.clone();
     let r = tokio::task::spawn_blocking(move || store.sync()).await;
-    match r {
-        Ok(Ok(())) => {}
-        // The store is now poisoned: later writes are refused with MISCONF. The replies of
-        // this batch are already encoded; the client learns of the failure on its next write.
-        Ok(Err(e)) => tracing::error!(error = %e, "fsync failed"),
-        Err(e) => tracing::error!(error = %e, "fsync task failed"),
+    let failure = match r {
+        Ok(Ok(())) => return,
+        Ok(Err(e)) => e.to_string(),
+        Err(e) => format!("fsync task failed: {e}"),
+    };
+    tracing::error!(client = session.id(), error = %failure, "fsync failed; withholding the batch's replies");
+    out.buf.clear();
+    out.error(&format!("MISCONF Errors writing to the store: {failure}"));
+    session.close = true;
+}
+
+/// Settings read once per batch rather than once per command.
+struct BatchEnv {
+    slowlog_threshold: i64,
+    slowlog_max_len: u64,
+    monitors: bool,
+}
+
+/// True for `SET key value` without options: such runs are written as one engine batch.
+fn is_plain_set(args: &[Bytes]) -> bool {
+    args.len() == 3 && args[0].eq_ignore_ascii_case(b"set")
+}
+
+/// Runs a batch of commands in order. A run of plain `SET`s is written with one engine write
+/// (one log record, one lock acquisition); each still gets its own reply, statistics, slow-log
+/// and monitor line, and the order of effects is unchanged.
+fn run_batch(srv: &Shared, session: &mut Session, out: &mut Reply, batch: &[Vec<Bytes>], env: &BatchEnv) {
+    // One clock reading per command: each command's end is the next one's start.
+    let mut clock = Instant::now();
+    let mut i = 0;
+    while i < batch.len() {
+        if session.close || session.start_monitor {
+            return;
+        }
+        let run = if session.authenticated { batch[i..].iter().take_while(|a| is_plain_set(a)).count() } else { 0 };
+        if run >= 2 {
+            run_set_batch(srv, session, out, &batch[i..i + run], env, &mut clock);
+            i += run;
+        } else {
+            execute_with(srv, session, out, &batch[i], env, &mut clock);
+            i += 1;
+        }
+    }
+}
+
+/// Runs consecutive plain `SET`s as one atomic engine write.
+fn run_set_batch(
+    srv: &Shared,
+    session: &mut Session,
+    out: &mut Reply,
+    sets: &[Vec<Bytes>],
+    env: &BatchEnv,
+    clock: &mut Instant,
+) {
+    let (idx, _) = cmd::lookup(b"set").expect("SET is registered");
+    let pairs: Vec<(Vec<u8>, &[u8])> = sets.iter().map(|a| (db_key(session.db, &a[1]), &a[2][..])).collect();
+    let result = srv.colls.str_put_many(&pairs);
+    let micros = lap(clock);
+    let each = micros / sets.len() as u64;
+    session.wrote = true;
+    session.local.last_cmd = Some("set");
+    match result {
+        Ok(()) => {
+            for _ in sets {
+                out.ok();
+                session.local.call(idx, each, false);
+            }
+            session.local.writes += sets.len() as u64;
+            srv.dirty.fetch_add(sets.len() as u64, Ordering::Relaxed);
+        }
+        Err(e) => {
+            let e = CmdError::from(e);
+            for _ in sets {
+                out.error(&e.0);
+                session.local.call(idx, each, true);
+                session.local.errors += 1;
+            }
+        }
+    }
+    for args in sets {
+        after_command(srv, session, args, each, 0, env);
     }
 }
 
 /// Runs one command: lookup, checks, the handler, statistics, slow log and monitor feed.
 pub fn execute(srv: &Shared, session: &mut Session, out: &mut Reply, args: &[Bytes]) {
+    let env = {
+        let c = srv.config.read();
+        BatchEnv {
+            slowlog_threshold: c.slowlog_log_slower_than,
+            slowlog_max_len: c.slowlog_max_len,
+            monitors: srv.monitors.load(Ordering::Relaxed) > 0,
+        }
+    };
+    execute_with(srv, session, out, args, &env, &mut Instant::now());
+    srv.stats.absorb(&mut session.local);
+}
+
+/// Microseconds since `clock`, which moves to now.
+fn lap(clock: &mut Instant) -> u64 {
+    let now = Instant::now();
+    let d = now.duration_since(*clock).as_micros() as u64;
+    *clock = now;
+    d
+}
+
+fn execute_with(
+    srv: &Shared,
+    session: &mut Session,
+    out: &mut Reply,
+    args: &[Bytes],
+    env: &BatchEnv,
+    clock: &mut Instant,
+) {
     let Some((idx, cmd)) = cmd::lookup(&args[0]) else {
         let mut msg = format!("unknown command '{}', with args beginning with: ", cmd::show(&args[0]));
         for a in args.iter().skip(1) {
             msg.push_str(&format!("'{}' ", cmd::show(a)));
         }
-        reject(srv, out, CmdError::err(msg), None);
+        reject(srv, session, out, CmdError::err(msg), None);
         return;
     };
     if !cmd.arity_ok(args.len()) {
-        reject(srv, out, CmdError::wrong_args(cmd.name), Some(idx));
+        reject(srv, session, out, CmdError::wrong_args(cmd.name), Some(idx));
         return;
     }
     if !session.authenticated && !cmd.has(flags::NO_AUTH) {
-        reject(srv, out, CmdError::noauth(), Some(idx));
+        reject(srv, session, out, CmdError::noauth(), Some(idx));
         return;
     }
-    *session.handle.last_cmd.lock() = cmd.name;
-    let start = Instant::now();
+    session.local.last_cmd = Some(cmd.name);
     let before = out.len();
     let result = {
         let mut ctx = Ctx { srv, s: session, out };
         (cmd.run)(&mut ctx, args)
     };
-    let micros = start.elapsed().as_micros() as u64;
-    let stat = &srv.stats.per_cmd[idx];
-    stat.calls.fetch_add(1, Ordering::Relaxed);
-    stat.usec.fetch_add(micros, Ordering::Relaxed);
-    srv.stats.commands.fetch_add(1, Ordering::Relaxed);
+    let micros = lap(clock);
     match result {
         Ok(()) => {
+            session.local.call(idx, micros, false);
             if cmd.has(flags::WRITE) {
                 session.wrote = true;
+                session.local.writes += 1;
                 srv.dirty.fetch_add(1, Ordering::Relaxed);
             }
         }
@@ -244,25 +384,30 @@ pub fn execute(srv: &Shared, session: &mut Session, out: &mut Reply, args: &[Byt
             // A handler that failed part-way must not leave half a reply behind.
             out.buf.truncate(before);
             out.error(&e.0);
-            stat.failed.fetch_add(1, Ordering::Relaxed);
-            srv.stats.error_replies.fetch_add(1, Ordering::Relaxed);
+            session.local.call(idx, micros, true);
+            session.local.errors += 1;
             // A failed write may still have written (e.g. a poisoned store): be safe.
             if cmd.has(flags::WRITE) {
                 session.wrote = true;
             }
         }
     }
-    if !cmd.has(flags::SKIP_SLOWLOG) {
-        srv.maybe_slowlog(args, micros, &session.handle.addr, session.handle.name.lock().clone());
+    after_command(srv, session, args, micros, cmd.flags, env);
+}
+
+/// Slow log and monitor feed after a command ran.
+fn after_command(srv: &Shared, session: &Session, args: &[Bytes], micros: u64, cmd_flags: u32, env: &BatchEnv) {
+    if env.slowlog_threshold >= 0 && micros as i64 >= env.slowlog_threshold && cmd_flags & flags::SKIP_SLOWLOG == 0 {
+        srv.add_slowlog(args, micros, &session.handle.addr, session.handle.name.lock().clone(), env.slowlog_max_len);
     }
-    if srv.monitors.load(Ordering::Relaxed) > 0 && !cmd.has(flags::SKIP_MONITOR) && !cmd.has(flags::ADMIN) {
+    if env.monitors && cmd_flags & (flags::SKIP_MONITOR | flags::ADMIN) == 0 {
         let _ = srv.monitor_tx.send(monitor_line(session, args).into());
     }
 }
 
-fn reject(srv: &Shared, out: &mut Reply, e: CmdError, idx: Option<usize>) {
+fn reject(srv: &Shared, session: &mut Session, out: &mut Reply, e: CmdError, idx: Option<usize>) {
     out.error(&e.0);
-    srv.stats.error_replies.fetch_add(1, Ordering::Relaxed);
+    session.local.errors += 1;
     if let Some(i) = idx {
         srv.stats.per_cmd[i].rejected.fetch_add(1, Ordering::Relaxed);
     }

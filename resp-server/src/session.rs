@@ -22,12 +22,54 @@ pub struct Session {
     pub wrote: bool,
     /// Set by `MONITOR`: the connection switches to the monitor feed after this command.
     pub start_monitor: bool,
+    /// Statistics of the current batch, added to the server's counters once per batch (so
+    /// that connections on different cores do not contend on shared counters per command).
+    pub local: LocalStats,
+}
+
+/// Per-batch statistics of one connection.
+#[derive(Debug, Default)]
+pub struct LocalStats {
+    /// `(command index, calls, microseconds, failed calls)` of the commands run.
+    pub per_cmd: Vec<(usize, u64, u64, u64)>,
+    /// Reads that found their key / did not.
+    pub hits: u64,
+    /// See `hits`.
+    pub misses: u64,
+    /// Error replies.
+    pub errors: u64,
+    /// Writes (for `rdb_changes_since_last_save`).
+    pub writes: u64,
+    /// Name of the last command run.
+    pub last_cmd: Option<&'static str>,
+}
+
+impl LocalStats {
+    /// Records one call of command `idx`.
+    pub fn call(&mut self, idx: usize, micros: u64, failed: bool) {
+        match self.per_cmd.iter_mut().find(|e| e.0 == idx) {
+            Some(e) => {
+                e.1 += 1;
+                e.2 += micros;
+                e.3 += failed as u64;
+            }
+            None => self.per_cmd.push((idx, 1, micros, failed as u64)),
+        }
+    }
 }
 
 impl Session {
     /// A new session for a connection.
     pub fn new(handle: Arc<ClientHandle>, authenticated: bool) -> Session {
-        Session { handle, db: 0, authenticated, close: false, wrote: false, start_monitor: false }
+        Session {
+            handle,
+            db: 0,
+            authenticated,
+            close: false,
+            wrote: false,
+            start_monitor: false,
+            local: LocalStats::default(),
+        }
     }
 
     /// The client id.

@@ -90,6 +90,33 @@ impl Stats {
         }
     }
 
+    /// Adds a connection's batch statistics to the server's counters.
+    pub fn absorb(&self, local: &mut crate::session::LocalStats) {
+        let mut total = 0;
+        for &(idx, calls, usec, failed) in &local.per_cmd {
+            let s = &self.per_cmd[idx];
+            s.calls.fetch_add(calls, Ordering::Relaxed);
+            s.usec.fetch_add(usec, Ordering::Relaxed);
+            if failed > 0 {
+                s.failed.fetch_add(failed, Ordering::Relaxed);
+            }
+            total += calls;
+        }
+        local.per_cmd.clear();
+        if total > 0 {
+            self.commands.fetch_add(total, Ordering::Relaxed);
+        }
+        for (n, a) in [
+            (&mut local.hits, &self.keyspace_hits),
+            (&mut local.misses, &self.keyspace_misses),
+            (&mut local.errors, &self.error_replies),
+        ] {
+            if *n > 0 {
+                a.fetch_add(std::mem::take(n), Ordering::Relaxed);
+            }
+        }
+    }
+
     /// `CONFIG RESETSTAT`.
     pub fn reset(&self) {
         for a in [&self.commands, &self.net_input, &self.net_output, &self.keyspace_hits, &self.keyspace_misses] {
@@ -215,6 +242,9 @@ impl Shared {
     }
 
     /// Adds an entry to the slow log if `micros` is over the threshold.
+    ///
+    /// Reads the configuration; the connection's batch loop checks the threshold itself
+    /// and calls [`Shared::add_slowlog`].
     pub fn maybe_slowlog(&self, args: &[bytes::Bytes], micros: u64, addr: &str, name: Option<String>) {
         let (threshold, max_len) = {
             let c = self.config.read();
@@ -223,6 +253,11 @@ impl Shared {
         if threshold < 0 || (micros as i64) < threshold {
             return;
         }
+        self.add_slowlog(args, micros, addr, name, max_len);
+    }
+
+    /// Adds a slow-log entry (the caller checked the threshold).
+    pub fn add_slowlog(&self, args: &[bytes::Bytes], micros: u64, addr: &str, name: Option<String>, max_len: u64) {
         let mut shown: Vec<Vec<u8>> = Vec::new();
         for (i, a) in args.iter().enumerate() {
             if i == 31 && args.len() > 32 {

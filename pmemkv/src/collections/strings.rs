@@ -5,6 +5,7 @@ use crate::collections::keys::{encode_string, meta_key, Meta, STRING_HEADER_LEN}
 use crate::collections::{tx_load, Collections};
 use crate::error::{Error, Result};
 use crate::options::{Condition, Expiry};
+use crate::store::WriteBatch;
 use crate::value::ValueRef;
 
 /// Options of [`Collections::str_set`] (Redis `SET`'s `NX`/`XX`, `EX`/`PX`/`KEEPTTL` and `GET`).
@@ -45,6 +46,17 @@ impl Collections {
     /// [`Collections::purge_orphans`]).
     pub fn str_set(&self, key: &[u8], value: &[u8], opts: SetOptions) -> Result<SetOutcome> {
         let mk = meta_key(key);
+        if let (Condition::Always, false, Expiry::Never | Expiry::At(_)) = (opts.condition, opts.get, opts.expiry) {
+            // Nothing to read first: one blind write, no transaction.
+            let expire_at_ms = match opts.expiry {
+                Expiry::At(t) => t,
+                _ => 0,
+            };
+            let mut b = WriteBatch::new();
+            b.put_with_expiry(mk, encode_string(value), expire_at_ms);
+            self.store.write(&b)?;
+            return Ok(SetOutcome { applied: true, old: None });
+        }
         self.store.update(|txn| {
             let cur = tx_load(&self.store, txn, key)?;
             let old = match (opts.get, cur.meta) {
@@ -87,6 +99,16 @@ impl Collections {
             }
             Ok(true)
         })
+    }
+
+    /// Sets several strings as plain `SET`s would (no condition, no expiry, no old value) in
+    /// one atomic write: the pipelined-`SET` fast path. A later pair for the same key wins.
+    pub fn str_put_many<K: AsRef<[u8]>, V: AsRef<[u8]>>(&self, pairs: &[(K, V)]) -> Result<()> {
+        let mut b = WriteBatch::new();
+        for (k, v) in pairs {
+            b.put(meta_key(k.as_ref()), encode_string(v.as_ref()));
+        }
+        self.store.write(&b).map(drop)
     }
 
     /// Atomically reads and optionally rewrites string `key`, keeping its expiry: `f` gets the

@@ -4,8 +4,6 @@
 //! A string lives in its key's metadata record, so `GET` is one zero-copy lookup and every
 //! write is one engine transaction.
 
-use std::sync::atomic::Ordering;
-
 use bytes::Bytes;
 use pmemkv::collections::{SetOptions, SetOutcome};
 use pmemkv::{Condition, Expiry};
@@ -239,9 +237,13 @@ pub static COMMANDS: &[Command] = &[
     ),
 ];
 
-fn hit(ctx: &Ctx<'_>, found: bool) {
-    let c = if found { &ctx.srv.stats.keyspace_hits } else { &ctx.srv.stats.keyspace_misses };
-    c.fetch_add(1, Ordering::Relaxed);
+/// Counts a keyspace hit or miss (`INFO stats`).
+pub fn hit(ctx: &mut Ctx<'_>, found: bool) {
+    if found {
+        ctx.s.local.hits += 1;
+    } else {
+        ctx.s.local.misses += 1;
+    }
 }
 
 /// ```text

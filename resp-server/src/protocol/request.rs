@@ -43,15 +43,18 @@ pub struct Limits {
     pub auth_required: bool,
 }
 
-/// A multibulk request in progress.
+/// A multibulk request in progress. Nothing is consumed from the buffer until the whole
+/// request has arrived; then it is split off once and each argument is a slice of it.
 #[derive(Debug, Default)]
 struct Partial {
     /// Arguments still expected.
     remaining: usize,
-    /// Arguments already complete, as split-off byte ranges.
-    args: Vec<Bytes>,
-    /// Length of the bulk being read, if its header has been consumed.
+    /// Byte ranges of the arguments complete so far, relative to the buffer start.
+    args: Vec<(usize, usize)>,
+    /// Length of the bulk being read, if its header has been read.
     bulk_len: Option<usize>,
+    /// Bytes of the buffer examined so far.
+    pos: usize,
 }
 
 /// Incremental request parser of one connection.
@@ -72,8 +75,8 @@ impl RequestParser {
     }
 
     /// Parses the next command from `buf`, consuming its bytes. `Ok(None)`: more bytes are
-    /// needed (everything consumed so far is kept in the parser). An empty command (a blank
-    /// inline line, `*0`) is skipped.
+    /// needed (the parser remembers how far it got). An empty command (a blank inline line,
+    /// `*0`) is skipped.
     pub fn parse(&mut self, buf: &mut BytesMut, limits: Limits) -> Result<Option<Vec<Bytes>>, ProtocolError> {
         loop {
             if self.partial.is_none() {
@@ -87,29 +90,36 @@ impl RequestParser {
                         Some(args) => return Ok(Some(args)),
                     }
                 }
-                let Some(line) = take_line(buf, "too big mbulk count string")? else { return Ok(None) };
-                let n = parse_int(&line[1..]).filter(|&n| n <= i32::MAX as i64);
+                let Some((line, next)) = find_line(buf, 0, "too big mbulk count string")? else { return Ok(None) };
+                let n = parse_int(&buf[1..line]).filter(|&n| n <= i32::MAX as i64);
                 let Some(n) = n else { return Err(err("invalid multibulk length")) };
                 if n > UNAUTH_MULTIBULK && limits.auth_required {
                     return Err(err("unauthenticated multibulk length"));
                 }
                 if n <= 0 {
+                    buf.advance(next);
                     continue;
                 }
                 let n = n as usize;
-                self.partial =
-                    Some(Partial { remaining: n, args: Vec::with_capacity(n.min(PREALLOC_ARGS)), bulk_len: None });
+                self.partial = Some(Partial {
+                    remaining: n,
+                    args: Vec::with_capacity(n.min(PREALLOC_ARGS)),
+                    bulk_len: None,
+                    pos: next,
+                });
             }
             let p = self.partial.as_mut().expect("partial request");
             while p.remaining > 0 {
                 let len = match p.bulk_len {
                     Some(len) => len,
                     None => {
-                        let Some(line) = take_line(buf, "too big bulk count string")? else { return Ok(None) };
-                        if line[0] != b'$' {
-                            return Err(err(format!("expected '$', got '{}'", line[0] as char)));
+                        let Some((line, next)) = find_line(buf, p.pos, "too big bulk count string")? else {
+                            return Ok(None);
+                        };
+                        if buf[p.pos] != b'$' {
+                            return Err(err(format!("expected '$', got '{}'", buf[p.pos] as char)));
                         }
-                        let len = match parse_int(&line[1..]) {
+                        let len = match parse_int(&buf[p.pos + 1..line]) {
                             Some(l) if l >= 0 && l <= limits.max_bulk => l,
                             _ => return Err(err("invalid bulk length")),
                         };
@@ -117,27 +127,30 @@ impl RequestParser {
                             return Err(err("unauthenticated bulk length"));
                         }
                         let len = len as usize;
+                        p.pos = next;
                         if len >= BIG_ARG {
                             // One allocation for the whole argument instead of doubling.
-                            buf.reserve((len + 2).saturating_sub(buf.len()));
+                            buf.reserve((p.pos + len + 2).saturating_sub(buf.len()));
                         }
                         p.bulk_len = Some(len);
                         len
                     }
                 };
-                let Some(need) = len.checked_add(2) else { return Err(err("invalid bulk length")) };
-                if buf.len() < need {
+                let Some(end) = p.pos.checked_add(len).and_then(|e| e.checked_add(2)) else {
+                    return Err(err("invalid bulk length"));
+                };
+                if buf.len() < end {
                     return Ok(None);
                 }
-                let arg = buf.split_to(len).freeze();
                 // Like Redis, the two bytes after the data are skipped, not checked.
-                buf.advance(2);
-                p.args.push(arg);
+                p.args.push((p.pos, p.pos + len));
+                p.pos = end;
                 p.bulk_len = None;
                 p.remaining -= 1;
             }
             let p = self.partial.take().expect("partial request");
-            return Ok(Some(p.args));
+            let whole = buf.split_to(p.pos).freeze();
+            return Ok(Some(p.args.into_iter().map(|(a, b)| whole.slice(a..b)).collect()));
         }
     }
 }
@@ -146,11 +159,13 @@ fn err(msg: impl Into<String>) -> ProtocolError {
     ProtocolError(msg.into())
 }
 
-/// Takes one `\r\n`-terminated header line (without the terminator) off `buf`.
-fn take_line(buf: &mut BytesMut, too_big: &str) -> Result<Option<BytesMut>, ProtocolError> {
-    match memchr(b'\r', buf) {
+/// Finds the `\r\n`-terminated header line starting at `from`: returns the offset of its
+/// `\r` and of the byte after its `\n`.
+fn find_line(buf: &[u8], from: usize, too_big: &str) -> Result<Option<(usize, usize)>, ProtocolError> {
+    let rest = &buf[from..];
+    match memchr(b'\r', rest) {
         None => {
-            if buf.len() > INLINE_MAX {
+            if rest.len() > INLINE_MAX {
                 return Err(err(too_big));
             }
             Ok(None)
@@ -159,12 +174,10 @@ fn take_line(buf: &mut BytesMut, too_big: &str) -> Result<Option<BytesMut>, Prot
             if i > INLINE_MAX {
                 return Err(err(too_big));
             }
-            if buf.len() < i + 2 {
+            if rest.len() < i + 2 {
                 return Ok(None);
             }
-            let line = buf.split_to(i);
-            buf.advance(2);
-            Ok(Some(line))
+            Ok(Some((from + i, from + i + 2)))
         }
     }
 }
