@@ -252,12 +252,22 @@ struct BatchEnv {
     monitors: bool,
 }
 
-/// True for `SET key value` without options: such runs are written as one engine batch.
-fn is_plain_set(args: &[Bytes]) -> bool {
-    args.len() == 3 && args[0].eq_ignore_ascii_case(b"set")
+/// The command index of a blind string write — `SET key value` without options, or a
+/// well-formed `MSET` — whose runs are written as one engine batch.
+fn blind_put(args: &[Bytes]) -> Option<usize> {
+    if args.len() == 3 && args[0].eq_ignore_ascii_case(b"set") {
+        return Some(*SET_IDX);
+    }
+    if args.len() >= 3 && args.len() % 2 == 1 && args[0].eq_ignore_ascii_case(b"mset") {
+        return Some(*MSET_IDX);
+    }
+    None
 }
 
-/// Runs a batch of commands in order. A run of plain `SET`s is written with one engine write
+static SET_IDX: std::sync::LazyLock<usize> = std::sync::LazyLock::new(|| cmd::lookup(b"set").expect("SET").0);
+static MSET_IDX: std::sync::LazyLock<usize> = std::sync::LazyLock::new(|| cmd::lookup(b"mset").expect("MSET").0);
+
+/// Runs a batch of commands in order. A run of blind string writes is written with one engine write
 /// (one log record, one lock acquisition); each still gets its own reply, statistics, slow-log
 /// and monitor line, and the order of effects is unchanged.
 fn run_batch(srv: &Shared, session: &mut Session, out: &mut Reply, batch: &[Vec<Bytes>], env: &BatchEnv) {
@@ -268,7 +278,8 @@ fn run_batch(srv: &Shared, session: &mut Session, out: &mut Reply, batch: &[Vec<
         if session.close || session.start_monitor {
             return;
         }
-        let run = if session.authenticated { batch[i..].iter().take_while(|a| is_plain_set(a)).count() } else { 0 };
+        let run =
+            if session.authenticated { batch[i..].iter().take_while(|a| blind_put(a).is_some()).count() } else { 0 };
         if run >= 2 {
             run_set_batch(srv, session, out, &batch[i..i + run], env, &mut clock);
             i += run;
@@ -279,7 +290,7 @@ fn run_batch(srv: &Shared, session: &mut Session, out: &mut Reply, batch: &[Vec<
     }
 }
 
-/// Runs consecutive plain `SET`s as one atomic engine write.
+/// Runs consecutive blind string writes (`SET k v`, `MSET …`) as one atomic engine write.
 fn run_set_batch(
     srv: &Shared,
     session: &mut Session,
@@ -288,27 +299,27 @@ fn run_set_batch(
     env: &BatchEnv,
     clock: &mut Instant,
 ) {
-    let (idx, _) = cmd::lookup(b"set").expect("SET is registered");
-    let pairs: Vec<(Vec<u8>, &[u8])> = sets.iter().map(|a| (db_key(session.db, &a[1]), &a[2][..])).collect();
+    let pairs: Vec<(Vec<u8>, &[u8])> =
+        sets.iter().flat_map(|a| a[1..].chunks(2).map(|p| (db_key(session.db, &p[0]), &p[1][..]))).collect();
     let result = srv.colls.str_put_many(&pairs);
     let micros = lap(clock);
     let each = micros / sets.len() as u64;
     session.wrote = true;
-    session.local.last_cmd = Some("set");
+    session.local.last_cmd = Some(if blind_put(&sets[sets.len() - 1]) == Some(*SET_IDX) { "set" } else { "mset" });
     match result {
         Ok(()) => {
-            for _ in sets {
+            for a in sets {
                 out.ok();
-                session.local.call(idx, each, false);
+                session.local.call(blind_put(a).expect("blind put"), each, false);
             }
             session.local.writes += sets.len() as u64;
             srv.dirty.fetch_add(sets.len() as u64, Ordering::Relaxed);
         }
         Err(e) => {
             let e = CmdError::from(e);
-            for _ in sets {
+            for a in sets {
                 out.error(&e.0);
-                session.local.call(idx, each, true);
+                session.local.call(blind_put(a).expect("blind put"), each, true);
                 session.local.errors += 1;
             }
         }

@@ -188,4 +188,22 @@ fn pipelined_writes_keep_their_order() {
     let (last, count): (String, i64) = p.query(&mut c).unwrap();
     assert_eq!(last, "1999");
     assert_eq!(count, 2000);
+    // Runs of blind writes (SET, MSET) are coalesced into one engine write; the effects and
+    // replies stay those of the commands in order, and other commands in between see them.
+    // A malformed MSET inside a run gets its own error; the writes around it still happen.
+    let mut raw = std::net::TcpStream::connect(srv.addr).unwrap();
+    std::io::Write::write_all(&mut raw, b"SET c x\r\nMSET c y d\r\nSET e z\r\nGET c\r\nGET e\r\n").unwrap();
+    let want = "+OK\r\n-ERR wrong number of arguments for 'mset' command\r\n+OK\r\n$1\r\nx\r\n$1\r\nz\r\n";
+    let mut got = vec![0u8; want.len()];
+    std::io::Read::read_exact(&mut raw, &mut got).unwrap();
+    assert_eq!(String::from_utf8_lossy(&got), want);
+    let mut p = redis::pipe();
+    p.cmd("SET").arg("a").arg("1").ignore();
+    p.cmd("MSET").arg("a").arg("2").arg("b").arg("3").ignore();
+    p.cmd("SET").arg("b").arg("4").ignore();
+    p.cmd("GET").arg("a").cmd("GET").arg("b");
+    let (a, b): (String, String) = p.query(&mut c).unwrap();
+    assert_eq!((a.as_str(), b.as_str()), ("2", "4"));
+    let raw = cmd(&mut c, &["MGET", "a", "b"]).unwrap();
+    assert_eq!(raw, Value::Array(vec![bulk("2"), bulk("4")]));
 }

@@ -86,6 +86,9 @@ impl Collections {
     /// Sets several strings atomically (`MSET`), clearing their expiry. With `only_if_none_exist`
     /// (`MSETNX`) nothing is written if any of the keys exists; returns whether it wrote.
     pub fn str_mset<K: AsRef<[u8]>, V: AsRef<[u8]>>(&self, pairs: &[(K, V)], only_if_none_exist: bool) -> Result<bool> {
+        if !only_if_none_exist {
+            return self.str_put_many(pairs).map(|()| true);
+        }
         self.store.update(|txn| {
             if only_if_none_exist {
                 for (k, _) in pairs {

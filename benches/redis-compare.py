@@ -1,0 +1,135 @@
+#!/usr/bin/env python3
+"""Side-by-side redis-benchmark comparison: real Redis 7 (AOF, appendfsync everysec) against
+pmemkv-server (appendfsync everysec), alternating rounds in one run, so both see the same
+machine conditions.
+
+    python3 benches/redis-compare.py                 # 3 rounds, full sizes
+    ROUNDS=5 python3 benches/redis-compare.py
+    SMOKE=1 python3 benches/redis-compare.py         # tiny run (CI): checks it all works
+    WORKLOADS=set,get python3 benches/redis-compare.py
+
+Prints, per workload, the median requests/s of each server, the pmemkv/Redis ratio, and the
+median p99 latency of each, then a Markdown table for docs/benchmarks.md. Needs
+`redis-server` and `redis-benchmark` (Debian: redis-server, redis-tools) and builds
+`pmemkv-server` in release mode.
+"""
+
+import csv
+import io
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SMOKE = os.environ.get("SMOKE", "") not in ("", "0")
+ROUNDS = int(os.environ.get("ROUNDS", "1" if SMOKE else "3"))
+CLIENTS = 50
+
+# name -> (redis-benchmark arguments, requests in a full run)
+WORKLOADS = {
+    "set": (["-t", "set"], 500_000),
+    "get": (["-t", "get"], 500_000),
+    "set-P16": (["-t", "set", "-P", "16"], 3_000_000),
+    "get-P16": (["-t", "get", "-P", "16"], 3_000_000),
+    "set-64KiB": (["-t", "set", "-d", "65536"], 50_000),
+    "get-64KiB": (["-t", "get", "-d", "65536"], 50_000),
+    "mset": (["-t", "mset"], 300_000),
+    "mset-P16": (["-t", "mset", "-P", "16"], 1_000_000),
+}
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_ping(port, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        r = subprocess.run(["redis-cli", "-p", str(port), "PING"], capture_output=True, text=True)
+        if r.stdout.strip() == "PONG":
+            return
+        time.sleep(0.1)
+    sys.exit(f"server on port {port} did not start")
+
+
+def bench(port, args, n):
+    """Runs redis-benchmark; returns (requests/s, p99 ms) of its single test."""
+    cmd = ["redis-benchmark", "-p", str(port), "-c", str(CLIENTS), "-n", str(n), "--csv", "-r", "100000"] + args
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
+    if r.returncode != 0:
+        sys.exit(f"redis-benchmark failed ({' '.join(cmd)}):\n{r.stderr}")
+    rows = list(csv.reader(io.StringIO(r.stdout)))
+    header, data = rows[0], rows[1]
+    rec = dict(zip(header, data))
+    return float(rec["rps"]), float(rec["p99_latency_ms"])
+
+
+def main():
+    for tool in ("redis-server", "redis-benchmark", "redis-cli"):
+        if not shutil.which(tool):
+            sys.exit(f"{tool} not found: apt-get install -y redis-server redis-tools")
+    selected = os.environ.get("WORKLOADS")
+    names = selected.split(",") if selected else list(WORKLOADS)
+    subprocess.run(["cargo", "build", "--release", "-q", "-p", "resp-server"], cwd=ROOT, check=True)
+    server_bin = os.path.join(ROOT, "target", "release", "pmemkv-server")
+    tmp = tempfile.mkdtemp(prefix="redis-compare-")
+    rport, pport = free_port(), free_port()
+    redis = subprocess.Popen(
+        ["redis-server", "--port", str(rport), "--bind", "127.0.0.1", "--dir", tmp, "--save", "",
+         "--appendonly", "yes", "--appendfsync", "everysec", "--logfile", os.path.join(tmp, "redis.log")],
+        stdout=subprocess.DEVNULL)
+    pmem = subprocess.Popen(
+        [server_bin, "--port", str(pport), "--bind", "127.0.0.1", "--dir", os.path.join(tmp, "pmemkv"),
+         "--appendfsync", "everysec", "--loglevel", "warning"],
+        stdout=subprocess.DEVNULL)
+    results = {name: {"redis": [], "pmemkv": []} for name in names}
+    try:
+        wait_ping(rport)
+        wait_ping(pport)
+        cpus = os.cpu_count()
+        print(f"redis-compare: {ROUNDS} round(s), {CLIENTS} clients, {cpus} cores, "
+              f"{'smoke' if SMOKE else 'full'} sizes; redis :{rport}, pmemkv :{pport}")
+        for rnd in range(ROUNDS):
+            for name in names:
+                args, n = WORKLOADS[name]
+                if SMOKE:
+                    n = max(1000, n // 500)
+                # Alternate which server goes first, so neither always runs on a warmer machine.
+                order = [("redis", rport), ("pmemkv", pport)]
+                if rnd % 2 == 1:
+                    order.reverse()
+                for label, port in order:
+                    rps, p99 = bench(port, args, n)
+                    results[name][label].append((rps, p99))
+                    print(f"  round {rnd + 1} {name:<10} {label:<7} {rps:>12,.0f} req/s  p99 {p99:.3f} ms", flush=True)
+    finally:
+        for p in (redis, pmem):
+            p.terminate()
+        for p in (redis, pmem):
+            try:
+                p.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+    print()
+    print("| workload | Redis req/s | pmemkv req/s | pmemkv/Redis | Redis p99 ms | pmemkv p99 ms |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name in names:
+        r = results[name]["redis"]
+        p = results[name]["pmemkv"]
+        r_rps = statistics.median(x[0] for x in r)
+        p_rps = statistics.median(x[0] for x in p)
+        r_p99 = statistics.median(x[1] for x in r)
+        p_p99 = statistics.median(x[1] for x in p)
+        print(f"| {name} | {r_rps:,.0f} | {p_rps:,.0f} | {p_rps / r_rps:.2f}x | {r_p99:.3f} | {p_p99:.3f} |")
+
+
+if __name__ == "__main__":
+    main()
