@@ -40,7 +40,8 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let auth_needed = srv.config.read().requirepass.is_some();
-    let mut session = Session::new(handle.clone(), !auth_needed);
+    let (mailbox, mut inbox) = crate::pubsub::mailbox(handle.clone());
+    let mut session = Session::new(handle.clone(), !auth_needed, mailbox);
     let mut conn = Conn { srv: &srv, parser: RequestParser::new(), inbuf: BytesMut::with_capacity(READ_CHUNK) };
     let mut out = Reply::new(Protocol::Resp2);
     let mut shutdown = srv.shutdown.subscribe();
@@ -56,6 +57,7 @@ where
                 _ = handle.killed() => Event::Close,
                 _ = shutdown.changed() => Event::Close,
                 line = recv_monitor(&mut monitor) => Event::Monitor(line),
+                msg = inbox.rx.recv() => Event::Push(msg),
                 r = stream.read_buf(&mut conn.inbuf) => Event::Read(r?),
                 _ = sleep_opt(timeout) => {
                     tracing::debug!(client = handle.id, "closing idle client (timeout)");
@@ -70,6 +72,23 @@ where
                     return Ok(());
                 }
                 Event::Monitor(Err(RecvError::Closed)) => return Ok(()),
+                Event::Push(None) => return Ok(()),
+                Event::Push(Some(msg)) => {
+                    // Take whatever else is queued too, up to a bound, for one write.
+                    let mut next = Some(msg);
+                    let mut taken = 0;
+                    while let Some(m) = next.take() {
+                        taken += m.size();
+                        encode_push(&mut out, &m);
+                        if out.len() < FLUSH_AT {
+                            next = inbox.rx.try_recv().ok();
+                        }
+                    }
+                    flush(&srv, &mut stream, &mut out).await?;
+                    let left = inbox.queued.fetch_sub(taken, Ordering::Relaxed).saturating_sub(taken);
+                    handle.omem.store(left, Ordering::Relaxed);
+                    continue;
+                }
                 Event::Read(n) => {
                     srv.stats.net_input.fetch_add(n as u64, Ordering::Relaxed);
                     handle.touch();
@@ -101,6 +120,12 @@ where
     if monitor.is_some() {
         srv.monitors.fetch_sub(1, Ordering::Relaxed);
     }
+    for ch in &session.channels {
+        srv.pubsub.unsubscribe(ch, handle.id);
+    }
+    for p in &session.patterns {
+        srv.pubsub.punsubscribe(p, handle.id);
+    }
     let _ = stream.shutdown().await;
     srv.clients.unregister(handle.id);
 }
@@ -110,6 +135,27 @@ enum Event {
     Close,
     Read(usize),
     Monitor(Result<Arc<str>, RecvError>),
+    Push(Option<crate::pubsub::Push>),
+}
+
+/// Encodes a published message for this client's protocol.
+fn encode_push(out: &mut Reply, msg: &crate::pubsub::Push) {
+    use crate::pubsub::Push;
+    match msg {
+        Push::Message { channel, payload } => {
+            out.push(3);
+            out.bulk(b"message");
+            out.bulk(channel);
+            out.bulk(payload);
+        }
+        Push::PMessage { pattern, channel, payload } => {
+            out.push(4);
+            out.bulk(b"pmessage");
+            out.bulk(pattern);
+            out.bulk(channel);
+            out.bulk(payload);
+        }
+    }
 }
 
 async fn recv_monitor(rx: &mut Option<tokio::sync::broadcast::Receiver<Arc<str>>>) -> Result<Arc<str>, RecvError> {
@@ -126,10 +172,11 @@ async fn sleep_opt(d: Option<Duration>) {
     }
 }
 
-/// The idle timeout that applies to this client now (monitors are exempt, as in Redis).
-fn idle_timeout(srv: &Shared, _s: &Session, monitor: bool) -> Option<Duration> {
+/// The idle timeout that applies to this client now (monitors and subscribers are exempt,
+/// as in Redis).
+fn idle_timeout(srv: &Shared, s: &Session, monitor: bool) -> Option<Duration> {
     let t = srv.config.read().timeout;
-    (t > 0 && !monitor).then(|| Duration::from_secs(t))
+    (t > 0 && !monitor && s.subscriptions() == 0).then(|| Duration::from_secs(t))
 }
 
 async fn flush<S: AsyncWrite + Unpin>(srv: &Shared, stream: &mut S, out: &mut Reply) -> std::io::Result<()> {
@@ -373,6 +420,17 @@ fn execute_with(
     }
     if !session.authenticated && !cmd.has(flags::NO_AUTH) {
         reject(srv, session, out, CmdError::noauth(), Some(idx));
+        return;
+    }
+    if out.proto == crate::protocol::reply::Protocol::Resp2
+        && session.subscriptions() > 0
+        && !cmd.has(flags::SUBSCRIBED_OK)
+    {
+        let e = CmdError::err(format_args!(
+            "Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+            cmd.name
+        ));
+        reject(srv, session, out, e, Some(idx));
         return;
     }
     session.local.last_cmd = Some(cmd.name);

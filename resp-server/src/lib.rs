@@ -24,6 +24,7 @@ pub mod error;
 pub mod glob;
 pub mod keyspace;
 pub mod protocol;
+pub mod pubsub;
 pub mod server;
 pub mod session;
 pub mod shared;

@@ -1,10 +1,14 @@
 //! The state of one client connection that commands read and change: selected database,
 //! authentication, protocol, and what the connection must do after the current command.
 
+use std::collections::BTreeSet;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use bytes::Bytes;
+
 use crate::clients::ClientHandle;
+use crate::pubsub::Mailbox;
 
 /// Per-connection command state.
 #[derive(Debug)]
@@ -22,6 +26,12 @@ pub struct Session {
     pub wrote: bool,
     /// Set by `MONITOR`: the connection switches to the monitor feed after this command.
     pub start_monitor: bool,
+    /// Where published messages for this client are queued.
+    pub mailbox: Mailbox,
+    /// Channels subscribed to.
+    pub channels: BTreeSet<Bytes>,
+    /// Patterns subscribed to.
+    pub patterns: BTreeSet<Bytes>,
     /// Statistics of the current batch, added to the server's counters once per batch (so
     /// that connections on different cores do not contend on shared counters per command).
     pub local: LocalStats,
@@ -60,7 +70,7 @@ impl LocalStats {
 
 impl Session {
     /// A new session for a connection.
-    pub fn new(handle: Arc<ClientHandle>, authenticated: bool) -> Session {
+    pub fn new(handle: Arc<ClientHandle>, authenticated: bool, mailbox: Mailbox) -> Session {
         Session {
             handle,
             db: 0,
@@ -68,8 +78,16 @@ impl Session {
             close: false,
             wrote: false,
             start_monitor: false,
+            mailbox,
+            channels: BTreeSet::new(),
+            patterns: BTreeSet::new(),
             local: LocalStats::default(),
         }
+    }
+
+    /// Number of channel and pattern subscriptions.
+    pub fn subscriptions(&self) -> usize {
+        self.channels.len() + self.patterns.len()
     }
 
     /// The client id.

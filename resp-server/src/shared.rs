@@ -190,6 +190,8 @@ pub struct Shared {
     pub last_save: AtomicU64,
     /// Writes since the last checkpoint (`rdb_changes_since_last_save`).
     pub dirty: AtomicU64,
+    /// Pub/sub subscriptions.
+    pub pubsub: crate::pubsub::PubSub,
     /// The TCP port actually listened on (for `INFO`, when started on port 0).
     pub tcp_port: AtomicU16,
 }
@@ -202,7 +204,9 @@ impl Shared {
         let (shutdown, _) = watch::channel(None);
         let now_unix = unix_secs();
         let port = config.port;
+        let pubsub = crate::pubsub::PubSub::new(config.output_pubsub);
         Shared {
+            pubsub,
             store,
             colls,
             config: RwLock::new(config),

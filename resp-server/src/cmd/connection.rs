@@ -113,6 +113,18 @@ pub static COMMANDS: &[Command] = &[
 /// PING [message]
 /// ```
 fn ping(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    if ctx.out.proto == Protocol::Resp2 && ctx.s.subscriptions() > 0 {
+        // In RESP2 subscribed mode the reply is an array, as pub/sub messages are.
+        return match args.len() {
+            1 | 2 => {
+                ctx.out.array(2);
+                ctx.out.bulk(b"pong");
+                ctx.out.bulk(args.get(1).map_or(&b""[..], |a| &a[..]));
+                Ok(())
+            }
+            _ => Err(CmdError::wrong_args("ping")),
+        };
+    }
     match args.len() {
         1 => ctx.out.simple("PONG"),
         2 => ctx.out.bulk(&args[1]),
@@ -265,6 +277,8 @@ fn quit(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
 /// RESET
 /// ```
 fn reset(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    super::pubsub::unsubscribe_channels(ctx, &[], false);
+    super::pubsub::unsubscribe_patterns(ctx, &[], false);
     ctx.s.select(0);
     ctx.out.proto = Protocol::Resp2;
     ctx.s.handle.resp.store(2, Ordering::Relaxed);

@@ -10,6 +10,7 @@
 
 pub mod connection;
 pub mod keys;
+pub mod pubsub;
 pub mod server;
 pub mod strings;
 
@@ -25,7 +26,8 @@ use crate::session::Session;
 use crate::shared::Shared;
 
 /// The families, in `COMMAND LIST` order.
-pub static FAMILIES: &[&[Command]] = &[connection::COMMANDS, server::COMMANDS, keys::COMMANDS, strings::COMMANDS];
+pub static FAMILIES: &[&[Command]] =
+    &[connection::COMMANDS, server::COMMANDS, keys::COMMANDS, strings::COMMANDS, pubsub::COMMANDS];
 
 /// A command handler.
 pub type Handler = fn(&mut Ctx<'_>, &[Bytes]) -> CmdResult;
