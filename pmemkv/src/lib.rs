@@ -5,6 +5,7 @@ pub mod blob;
 pub mod collections;
 pub mod entry;
 pub mod error;
+mod group;
 pub mod io;
 pub mod iter;
 mod maintenance;

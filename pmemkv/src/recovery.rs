@@ -383,6 +383,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<Inner>> {
         report,
         bg: Background::default(),
         counters: Counters::default(),
+        group: Default::default(),
     }))
 }
 

@@ -53,6 +53,8 @@ pub(crate) struct Inner {
     pub report: RecoveryReport,
     pub bg: Background,
     pub counters: Counters,
+    /// The open atomic group, if any (see [`crate::group`]).
+    pub group: crate::group::GroupSlot,
 }
 
 /// State owned by the checkpoint / merge / compaction path (its mutex serializes them).
@@ -509,6 +511,9 @@ impl Store {
 
     /// The live value of `key`, zero-copy from the mapped file, verified against its CRC.
     pub fn get(&self, key: &[u8]) -> Result<Option<ValueRef>> {
+        if let Some(r) = self.in_group(|t| t.get(key)) {
+            return r;
+        }
         let view = self.inner.view.load();
         match self.inner.live_entry(&view, key, || self.inner.now())? {
             Some(e) => Ok(Some(self.inner.resolve(&view, e.value.expect("live entry has a value"))?)),
@@ -519,6 +524,9 @@ impl Store {
     /// Calls `f` with the live value of `key` (or `None`), without taking a reference count
     /// on the mapping: the fastest read for short uses.
     pub fn get_with<R>(&self, key: &[u8], f: impl FnOnce(Option<&[u8]>) -> R) -> Result<R> {
+        if let Some(r) = self.in_group(|t| t.get(key)) {
+            return r.map(|v| f(v.as_deref()));
+        }
         let view = self.inner.view.load();
         match self.inner.live_entry(&view, key, || self.inner.now())? {
             Some(Entry { value: Some(ValueLoc::Inline { segment, offset, len, crc }), .. }) => {
@@ -538,12 +546,18 @@ impl Store {
 
     /// True if `key` is live.
     pub fn exists(&self, key: &[u8]) -> Result<bool> {
+        if let Some(r) = self.in_group(|t| t.exists(key)) {
+            return r;
+        }
         let view = self.inner.view.load();
         Ok(self.inner.live_entry(&view, key, || self.inner.now())?.is_some())
     }
 
     /// Version, expiry and length of a live key.
     pub fn meta(&self, key: &[u8]) -> Result<Option<KeyMeta>> {
+        if let Some(r) = self.in_group(|t| t.meta(key)) {
+            return r;
+        }
         let view = self.inner.view.load();
         Ok(self.inner.live_entry(&view, key, || self.inner.now())?.map(key_meta))
     }
@@ -556,6 +570,29 @@ impl Store {
     /// Stores `value` under `key` if `opts.condition` holds; returns the new version, or
     /// `None` if the condition failed (nothing was written).
     pub fn put_with(&self, key: &[u8], value: &[u8], opts: PutOptions) -> Result<Option<u64>> {
+        if self.inner.group.here() {
+            return self
+                .in_group(|t| {
+                    let cur = t.meta(key)?;
+                    let ok = match opts.condition {
+                        Condition::Always => true,
+                        Condition::IfAbsent => cur.is_none(),
+                        Condition::IfPresent => cur.is_some(),
+                        Condition::IfVersion(v) => cur.as_ref().map_or(0, |m| m.version) == v,
+                    };
+                    if !ok {
+                        return Ok(None);
+                    }
+                    let expiry = match opts.expiry {
+                        Expiry::Never => None,
+                        Expiry::At(at) => Some(at),
+                        Expiry::Keep => cur.and_then(|m| m.expire_at_ms),
+                    };
+                    t.put_with_expiry(key, value, expiry)?;
+                    Ok(Some(t.version()))
+                })
+                .unwrap_or_else(nested);
+        }
         check_key(key)?;
         self.inner.check_value(value)?;
         let inner = &*self.inner;
@@ -598,6 +635,9 @@ impl Store {
 
     /// Deletes `key` with per-write options. Returns true if it was live.
     pub fn delete_with(&self, key: &[u8], opts: WriteOptions) -> Result<bool> {
+        if self.inner.group.here() {
+            return self.in_group(|t| t.delete(key)).unwrap_or_else(nested);
+        }
         check_key(key)?;
         let inner = &*self.inner;
         let at = {
@@ -620,6 +660,9 @@ impl Store {
     /// Sets (`Some(ms since epoch)`) or clears (`None`) the expiry of a live key without
     /// rewriting its value. Returns false if the key is not live.
     pub fn expire(&self, key: &[u8], expire_at_ms: Option<u64>) -> Result<bool> {
+        if self.inner.group.here() {
+            return self.in_group(|t| t.expire(key, expire_at_ms)).unwrap_or_else(nested);
+        }
         check_key(key)?;
         let inner = &*self.inner;
         let at = {
@@ -644,6 +687,23 @@ impl Store {
 
     /// Applies `batch` atomically with per-write options. Returns its version.
     pub fn write_with(&self, batch: &WriteBatch, opts: WriteOptions) -> Result<u64> {
+        if self.inner.group.here() {
+            return self
+                .in_group(|t| {
+                    for op in &batch.ops {
+                        match op {
+                            BatchOp::Put { key, value, expire_at_ms } => {
+                                t.put_with_expiry(key, value, (*expire_at_ms != 0).then_some(*expire_at_ms))?
+                            }
+                            BatchOp::Delete { key } => {
+                                t.delete(key)?;
+                            }
+                        }
+                    }
+                    Ok(t.version())
+                })
+                .unwrap_or_else(nested);
+        }
         for op in &batch.ops {
             match op {
                 BatchOp::Put { key, value, .. } => {
@@ -675,6 +735,86 @@ impl Store {
         Ok(version)
     }
 
+    /// Runs `f` with every write this thread makes through this store — `update`, `put`,
+    /// `write`, `delete`, `expire`, directly or through layers such as the collections —
+    /// grouped into one atomic batch, committed when `f` returns `Ok` (discarded on `Err`).
+    /// Reads made by this thread inside `f` see the group's writes; other threads see none of
+    /// them until the commit. An `update` inside the group that fails rolls back only its own
+    /// writes. The writer lock is held throughout: keep groups short. Nested calls join the
+    /// enclosing group. Blob writes, checkpoints and compaction are refused inside a group.
+    /// (See [`crate::group`].)
+    pub fn atomic<R>(&self, f: impl FnOnce() -> Result<R>) -> Result<R> {
+        self.atomic_with(WriteOptions::default(), f)
+    }
+
+    /// [`Store::atomic`] with per-write options for the group's commit.
+    pub fn atomic_with<R>(&self, opts: WriteOptions, f: impl FnOnce() -> Result<R>) -> Result<R> {
+        let inner = &*self.inner;
+        if inner.group.here() {
+            return f();
+        }
+        let mut w = inner.writer.lock();
+        let view = inner.view.load();
+        let live: Vec<_> = w.stats.values().filter(|s| view.segments.contains_key(&s.id)).collect();
+        let log_stats = (live.iter().map(|s| s.total_bytes).sum(), live.iter().map(|s| s.dead_bytes).sum(), w.next_seq);
+        inner.group.open(crate::group::GroupState { pending: BTreeMap::new(), version: w.next_seq, log_stats });
+        let guard = crate::group::CloseOnDrop(&inner.group);
+        let r = f();
+        // Normal exit: close the group here, keeping its state (the guard is for unwinding).
+        std::mem::forget(guard);
+        let state = inner.group.close();
+        let r = r?;
+        let mut ops = pending_ops(&state.pending);
+        let at = inner.commit_locked(&mut w, &mut ops)?;
+        drop(w);
+        inner.wait(at, inner.durability(opts.durability))?;
+        Ok(r)
+    }
+
+    /// True while the calling thread is inside [`Store::atomic`].
+    pub fn in_atomic_group(&self) -> bool {
+        self.inner.group.here()
+    }
+
+    /// If the calling thread is in an atomic group, runs `f` on a transaction over the
+    /// group's pending writes (rolling back `f`'s own writes if it fails) and returns its
+    /// result; otherwise `None`.
+    fn in_group<R>(&self, f: impl FnOnce(&mut Txn<'_>) -> Result<R>) -> Option<Result<R>> {
+        let inner = &*self.inner;
+        if !inner.group.here() {
+            return None;
+        }
+        let mut state = inner.group.take()?;
+        let mut txn = Txn {
+            store: self,
+            view: inner.view.load_full(),
+            pending: std::mem::take(&mut state.pending),
+            w: TxnWriter::Group(state.version),
+            undo: Some(Vec::new()),
+        };
+        let r = f(&mut txn);
+        let Txn { mut pending, undo, .. } = txn;
+        if r.is_err() {
+            for (k, old) in undo.unwrap_or_default().into_iter().rev() {
+                match old {
+                    Some(p) => pending.insert(k, p),
+                    None => pending.remove(&k),
+                };
+            }
+        }
+        state.pending = pending;
+        inner.group.put_back(state);
+        Some(r)
+    }
+
+    /// The error for an operation that cannot be part of an atomic group.
+    fn refuse_in_group(&self, what: &str) -> Result<()> {
+        if self.inner.group.here() {
+            return Err(Error::InvalidArgument(format!("{what} is not allowed inside an atomic group")));
+        }
+        Ok(())
+    }
+
     /// Runs `f` as a serializable read-write transaction: it holds the write lock, sees its
     /// own writes, and its writes are committed as one atomic batch when it returns `Ok`
     /// (discarded on `Err`). Keep it short: other writers wait.
@@ -684,25 +824,22 @@ impl Store {
 
     /// [`Store::update`] with per-write options.
     pub fn update_with<R>(&self, opts: WriteOptions, f: impl FnOnce(&mut Txn<'_>) -> Result<R>) -> Result<R> {
+        if self.inner.group.here() {
+            return self.in_group(f).unwrap_or_else(nested);
+        }
         let inner = &*self.inner;
         let w = inner.writer.lock();
-        let mut txn = Txn { store: self, view: inner.view.load_full(), pending: BTreeMap::new(), w };
+        let mut txn = Txn {
+            store: self,
+            view: inner.view.load_full(),
+            pending: BTreeMap::new(),
+            w: TxnWriter::Locked(w),
+            undo: None,
+        };
         let r = f(&mut txn)?;
-        let Txn { pending, mut w, .. } = txn;
-        let mut ops: Vec<OpRef<'_>> = pending
-            .iter()
-            .map(|(key, p)| match p {
-                Pending::Put { value, expire_at_ms } => {
-                    OpRef { kind: OpKind::Put, key, version: 0, expire_at_ms: *expire_at_ms, value, blob: (0, 0) }
-                }
-                Pending::Delete => {
-                    OpRef { kind: OpKind::Delete, key, version: 0, expire_at_ms: 0, value: &[], blob: (0, 0) }
-                }
-                Pending::SetExpiry(e) => {
-                    OpRef { kind: OpKind::SetExpiry, key, version: 0, expire_at_ms: *e, value: &[], blob: (0, 0) }
-                }
-            })
-            .collect();
+        let Txn { pending, w, .. } = txn;
+        let TxnWriter::Locked(mut w) = w else { unreachable!("a transaction outside a group holds the lock") };
+        let mut ops = pending_ops(&pending);
         let at = inner.commit_locked(&mut w, &mut ops)?;
         drop(w);
         inner.wait(at, inner.durability(opts.durability))?;
@@ -731,6 +868,12 @@ impl Store {
 
     /// Iterates a [`KeyRange`] in either direction.
     pub fn iter_range(&self, range: KeyRange, dir: Direction) -> Iter {
+        if self.inner.group.here() {
+            let r = range.clone();
+            if let Some(Ok(it)) = self.in_group(move |t| Ok(t.iter_range(r, dir))) {
+                return it;
+            }
+        }
         Iter::new(self.inner.clone(), self.inner.view.load_full(), range, dir, None, None)
     }
 
@@ -757,6 +900,7 @@ impl Store {
     /// Writes a checkpoint now: the memtable becomes an index run and the manifest records
     /// the log position, so a reopen replays nothing written before this call.
     pub fn checkpoint(&self) -> Result<()> {
+        self.refuse_in_group("a checkpoint")?;
         crate::maintenance::checkpoint(&self.inner)
     }
 
@@ -764,6 +908,7 @@ impl Store {
     /// exceeds the threshold (or from all segments with any dead bytes if `full`), merges the
     /// index runs into one, and drops expired entries.
     pub fn compact(&self, full: bool) -> Result<()> {
+        self.refuse_in_group("compaction")?;
         crate::maintenance::compact(&self.inner, full)
     }
 
@@ -791,11 +936,16 @@ impl Store {
     pub fn stats(&self) -> Stats {
         let inner = &*self.inner;
         let view = inner.view.load_full();
-        let (log_bytes, log_dead_bytes, next_seq) = {
-            let w = inner.writer.lock();
-            let live: Vec<_> = w.stats.values().filter(|s| view.segments.contains_key(&s.id)).collect();
-            (live.iter().map(|s| s.total_bytes).sum(), live.iter().map(|s| s.dead_bytes).sum(), w.next_seq)
-        };
+        let (log_bytes, log_dead_bytes, next_seq) =
+            if let Some(s) = inner.group.here().then(|| inner.group.log_stats()).flatten() {
+                // This thread holds the writer lock for its atomic group: use the figures taken
+                // when the group opened.
+                s
+            } else {
+                let w = inner.writer.lock();
+                let live: Vec<_> = w.stats.values().filter(|s| view.segments.contains_key(&s.id)).collect();
+                (live.iter().map(|s| s.total_bytes).sum(), live.iter().map(|s| s.dead_bytes).sum(), w.next_seq)
+            };
         let c = &inner.counters;
         Stats {
             memtable_entries: view.active.len() + view.frozen.iter().map(|m| m.len()).sum::<usize>(),
@@ -821,6 +971,7 @@ impl Store {
     /// [`BlobPut::commit`]. The value is written to its own file in chunks with a checksum
     /// each, never held in memory whole.
     pub fn blob_writer(&self, key: &[u8]) -> Result<BlobPut<'_>> {
+        self.refuse_in_group("a blob write")?;
         check_key(key)?;
         self.inner.poison.check()?;
         let id = {
@@ -869,6 +1020,30 @@ impl Drop for Store {
     }
 }
 
+/// The error for a write made from inside a transaction's own closure (it would wait for the
+/// lock its transaction holds).
+fn nested<T>() -> Result<T> {
+    Err(Error::InvalidArgument("a write through the store inside a transaction's closure; use the transaction".into()))
+}
+
+/// The log ops of a transaction's (or group's) pending writes.
+fn pending_ops(pending: &BTreeMap<Vec<u8>, Pending>) -> Vec<OpRef<'_>> {
+    pending
+        .iter()
+        .map(|(key, p)| match p {
+            Pending::Put { value, expire_at_ms } => {
+                OpRef { kind: OpKind::Put, key, version: 0, expire_at_ms: *expire_at_ms, value, blob: (0, 0) }
+            }
+            Pending::Delete => {
+                OpRef { kind: OpKind::Delete, key, version: 0, expire_at_ms: 0, value: &[], blob: (0, 0) }
+            }
+            Pending::SetExpiry(e) => {
+                OpRef { kind: OpKind::SetExpiry, key, version: 0, expire_at_ms: *e, value: &[], blob: (0, 0) }
+            }
+        })
+        .collect()
+}
+
 fn key_meta(e: Entry) -> KeyMeta {
     KeyMeta {
         version: e.version,
@@ -897,7 +1072,7 @@ pub struct ScanPage {
 
 /// A write in a transaction not yet committed.
 #[derive(Debug, Clone)]
-enum Pending {
+pub(crate) enum Pending {
     Put { value: Vec<u8>, expire_at_ms: u64 },
     Delete,
     SetExpiry(u64),
@@ -911,7 +1086,18 @@ pub struct Txn<'s> {
     store: &'s Store,
     view: Arc<View>,
     pending: BTreeMap<Vec<u8>, Pending>,
-    w: MutexGuard<'s, Writer>,
+    w: TxnWriter<'s>,
+    /// Inside an atomic group: the previous pending state of every key this transaction
+    /// wrote, to roll back only this transaction if it fails.
+    undo: Option<Vec<(Vec<u8>, Option<Pending>)>>,
+}
+
+/// How a transaction holds the writer.
+enum TxnWriter<'s> {
+    /// It holds the writer lock itself.
+    Locked(MutexGuard<'s, Writer>),
+    /// It is part of an atomic group (whose owner holds the lock); its writes get this version.
+    Group(u64),
 }
 
 impl Txn<'_> {
@@ -925,7 +1111,17 @@ impl Txn<'_> {
 
     /// The version the transaction's writes will get.
     pub fn version(&self) -> u64 {
-        self.w.next_seq
+        match &self.w {
+            TxnWriter::Locked(w) => w.next_seq,
+            TxnWriter::Group(v) => *v,
+        }
+    }
+
+    /// Records `key`'s pending state before a write, if this transaction is in a group.
+    fn note_undo(&mut self, key: &[u8]) {
+        if let Some(u) = &mut self.undo {
+            u.push((key.to_vec(), self.pending.get(key).cloned()));
+        }
     }
 
     /// The live value of `key`, including this transaction's writes.
@@ -992,6 +1188,7 @@ impl Txn<'_> {
     pub fn put_with_expiry(&mut self, key: &[u8], value: &[u8], expire_at_ms: Option<u64>) -> Result<()> {
         check_key(key)?;
         self.store.inner.check_value(value)?;
+        self.note_undo(key);
         self.pending.insert(
             key.to_vec(),
             Pending::Put { value: value.to_vec(), expire_at_ms: expire_at_ms.map_or(0, |t| t.max(1)) },
@@ -1004,6 +1201,7 @@ impl Txn<'_> {
         check_key(key)?;
         let was = self.exists(key)?;
         if was || self.pending.contains_key(key) {
+            self.note_undo(key);
             self.pending.insert(key.to_vec(), Pending::Delete);
         }
         Ok(was)
@@ -1015,6 +1213,7 @@ impl Txn<'_> {
             return Ok(false);
         }
         let e = expire_at_ms.map_or(0, |t| t.max(1));
+        self.note_undo(key);
         match self.pending.get_mut(key) {
             Some(Pending::Put { expire_at_ms, .. }) => *expire_at_ms = e,
             _ => {
