@@ -126,6 +126,8 @@ where
     for p in &session.patterns {
         srv.pubsub.punsubscribe(p, handle.id);
     }
+    let watched: Vec<(u8, Bytes)> = session.watched.drain(..).map(|(db, k, _)| (db, k)).collect();
+    srv.watches.unwatch(&watched, handle.id);
     let _ = stream.shutdown().await;
     srv.clients.unregister(handle.id);
 }
@@ -299,6 +301,17 @@ struct BatchEnv {
     monitors: bool,
 }
 
+impl BatchEnv {
+    fn read(srv: &Shared) -> BatchEnv {
+        let c = srv.config.read();
+        BatchEnv {
+            slowlog_threshold: c.slowlog_log_slower_than,
+            slowlog_max_len: c.slowlog_max_len,
+            monitors: srv.monitors.load(Ordering::Relaxed) > 0,
+        }
+    }
+}
+
 /// The command index of a blind string write — `SET key value` without options, or a
 /// well-formed `MSET` — whose runs are written as one engine batch.
 fn blind_put(args: &[Bytes]) -> Option<usize> {
@@ -325,8 +338,11 @@ fn run_batch(srv: &Shared, session: &mut Session, out: &mut Reply, batch: &[Vec<
         if session.close || session.start_monitor {
             return;
         }
-        let run =
-            if session.authenticated { batch[i..].iter().take_while(|a| blind_put(a).is_some()).count() } else { 0 };
+        let run = if session.authenticated && session.multi.is_none() && session.subscriptions() == 0 {
+            batch[i..].iter().take_while(|a| blind_put(a).is_some()).count()
+        } else {
+            0
+        };
         if run >= 2 {
             run_set_batch(srv, session, out, &batch[i..i + run], env, &mut clock);
             i += run;
@@ -361,6 +377,11 @@ fn run_set_batch(
             }
             session.local.writes += sets.len() as u64;
             srv.dirty.fetch_add(sets.len() as u64, Ordering::Relaxed);
+            if srv.watches.any() {
+                for (k, _) in &pairs {
+                    srv.watches.touch(session.db, &k[1..]);
+                }
+            }
         }
         Err(e) => {
             let e = CmdError::from(e);
@@ -378,14 +399,7 @@ fn run_set_batch(
 
 /// Runs one command: lookup, checks, the handler, statistics, slow log and monitor feed.
 pub fn execute(srv: &Shared, session: &mut Session, out: &mut Reply, args: &[Bytes]) {
-    let env = {
-        let c = srv.config.read();
-        BatchEnv {
-            slowlog_threshold: c.slowlog_log_slower_than,
-            slowlog_max_len: c.slowlog_max_len,
-            monitors: srv.monitors.load(Ordering::Relaxed) > 0,
-        }
-    };
+    let env = BatchEnv::read(srv);
     execute_with(srv, session, out, args, &env, &mut Instant::now());
     srv.stats.absorb(&mut session.local);
 }
@@ -433,6 +447,12 @@ fn execute_with(
         reject(srv, session, out, e, Some(idx));
         return;
     }
+    if let (Some(queue), false) = (&mut session.multi, cmd.has(flags::NO_MULTI)) {
+        queue.push(args.to_vec());
+        session.handle.multi_len.store(queue.len(), Ordering::Relaxed);
+        out.simple("QUEUED");
+        return;
+    }
     session.local.last_cmd = Some(cmd.name);
     let before = out.len();
     let result = {
@@ -447,6 +467,11 @@ fn execute_with(
                 session.wrote = true;
                 session.local.writes += 1;
                 srv.dirty.fetch_add(1, Ordering::Relaxed);
+                if srv.watches.any() {
+                    for k in key_args(cmd, args) {
+                        srv.watches.touch(session.db, k);
+                    }
+                }
             }
         }
         Err(e) => {
@@ -474,7 +499,47 @@ fn after_command(srv: &Shared, session: &Session, args: &[Bytes], micros: u64, c
     }
 }
 
+/// The key arguments of a command, from its key positions in the table.
+pub fn key_args<'a>(cmd: &cmd::Command, args: &'a [Bytes]) -> impl Iterator<Item = &'a Bytes> {
+    let n = args.len() as i32;
+    let first = cmd.first_key;
+    let last = if cmd.last_key < 0 { n + cmd.last_key } else { cmd.last_key.min(n - 1) };
+    let step = cmd.step.max(1);
+    let range = if first > 0 && last >= first { (first..=last).step_by(step as usize) } else { (1..=0).step_by(1) };
+    range.map(move |i| &args[i as usize])
+}
+
+/// Runs the commands queued by `MULTI` for `EXEC`, as one engine atomic group, writing the
+/// array of their replies. If the group cannot be committed, nothing was applied and `EXEC`
+/// fails with that error instead.
+pub fn exec_queued(ctx: &mut Ctx<'_>, queued: &[Vec<Bytes>]) -> crate::error::CmdResult {
+    let srv = ctx.srv;
+    let env = BatchEnv::read(srv);
+    let mut clock = Instant::now();
+    let before = ctx.out.len();
+    ctx.out.array(queued.len());
+    let session = &mut *ctx.s;
+    let out = &mut *ctx.out;
+    session.in_exec = true;
+    let r = srv.store.atomic(|| {
+        for args in queued {
+            execute_with(srv, session, out, args, &env, &mut clock);
+        }
+        Ok(())
+    });
+    session.in_exec = false;
+    if let Err(e) = r {
+        out.buf.truncate(before);
+        return Err(e.into());
+    }
+    Ok(())
+}
+
 fn reject(srv: &Shared, session: &mut Session, out: &mut Reply, e: CmdError, idx: Option<usize>) {
+    if session.multi.is_some() {
+        // Redis flags the transaction: its EXEC will fail with EXECABORT.
+        session.multi_failed = true;
+    }
     out.error(&e.0);
     session.local.errors += 1;
     if let Some(i) = idx {

@@ -28,6 +28,7 @@ pub mod pubsub;
 pub mod server;
 pub mod session;
 pub mod shared;
+pub mod watch;
 
 pub use config::Config;
 pub use error::{CmdError, ServerError};

@@ -32,6 +32,16 @@ pub struct Session {
     pub channels: BTreeSet<Bytes>,
     /// Patterns subscribed to.
     pub patterns: BTreeSet<Bytes>,
+    /// Commands queued by `MULTI` (`None`: not in a transaction).
+    pub multi: Option<Vec<Vec<Bytes>>>,
+    /// A command could not be queued: the next `EXEC` fails with `EXECABORT`.
+    pub multi_failed: bool,
+    /// True while `EXEC` runs the queued commands (blocking commands do not block then).
+    pub in_exec: bool,
+    /// Watched keys: database, key, and the key's expiry when it was watched.
+    pub watched: Vec<(u8, Bytes, Option<u64>)>,
+    /// Set by the registry when a watched key changes.
+    pub watch_flag: Arc<crate::watch::WatchFlag>,
     /// Statistics of the current batch, added to the server's counters once per batch (so
     /// that connections on different cores do not contend on shared counters per command).
     pub local: LocalStats,
@@ -81,6 +91,11 @@ impl Session {
             mailbox,
             channels: BTreeSet::new(),
             patterns: BTreeSet::new(),
+            multi: None,
+            multi_failed: false,
+            in_exec: false,
+            watched: Vec::new(),
+            watch_flag: Arc::default(),
             local: LocalStats::default(),
         }
     }

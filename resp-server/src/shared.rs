@@ -192,6 +192,8 @@ pub struct Shared {
     pub dirty: AtomicU64,
     /// Pub/sub subscriptions.
     pub pubsub: crate::pubsub::PubSub,
+    /// Watched keys (`WATCH`).
+    pub watches: crate::watch::Watches,
     /// The TCP port actually listened on (for `INFO`, when started on port 0).
     pub tcp_port: AtomicU16,
 }
@@ -207,6 +209,7 @@ impl Shared {
         let pubsub = crate::pubsub::PubSub::new(config.output_pubsub);
         Shared {
             pubsub,
+            watches: crate::watch::Watches::default(),
             store,
             colls,
             config: RwLock::new(config),

@@ -279,6 +279,8 @@ fn quit(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
 fn reset(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
     super::pubsub::unsubscribe_channels(ctx, &[], false);
     super::pubsub::unsubscribe_patterns(ctx, &[], false);
+    super::multi::end_multi(ctx);
+    super::multi::unwatch_all(ctx);
     ctx.s.select(0);
     ctx.out.proto = Protocol::Resp2;
     ctx.s.handle.resp.store(2, Ordering::Relaxed);

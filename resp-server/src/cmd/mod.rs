@@ -10,6 +10,7 @@
 
 pub mod connection;
 pub mod keys;
+pub mod multi;
 pub mod pubsub;
 pub mod server;
 pub mod strings;
@@ -27,7 +28,7 @@ use crate::shared::Shared;
 
 /// The families, in `COMMAND LIST` order.
 pub static FAMILIES: &[&[Command]] =
-    &[connection::COMMANDS, server::COMMANDS, keys::COMMANDS, strings::COMMANDS, pubsub::COMMANDS];
+    &[connection::COMMANDS, server::COMMANDS, keys::COMMANDS, strings::COMMANDS, pubsub::COMMANDS, multi::COMMANDS];
 
 /// A command handler.
 pub type Handler = fn(&mut Ctx<'_>, &[Bytes]) -> CmdResult;

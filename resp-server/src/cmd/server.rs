@@ -103,6 +103,7 @@ fn flush_mode(args: &[Bytes]) -> CmdResult {
 fn flushdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     flush_mode(args)?;
     flush_db(ctx, ctx.s.db)?;
+    ctx.srv.watches.touch_all(Some(ctx.s.db));
     ctx.out.ok();
     Ok(())
 }
@@ -116,6 +117,7 @@ fn flushall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     for db in 0..dbs {
         flush_db(ctx, db as u8)?;
     }
+    ctx.srv.watches.touch_all(None);
     ctx.out.ok();
     Ok(())
 }
