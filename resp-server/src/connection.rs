@@ -504,9 +504,10 @@ pub fn key_args<'a>(cmd: &cmd::Command, args: &'a [Bytes]) -> impl Iterator<Item
     let n = args.len() as i32;
     let first = cmd.first_key;
     let last = if cmd.last_key < 0 { n + cmd.last_key } else { cmd.last_key.min(n - 1) };
-    let step = cmd.step.max(1);
-    let range = if first > 0 && last >= first { (first..=last).step_by(step as usize) } else { (1..=0).step_by(1) };
-    range.map(move |i| &args[i as usize])
+    let step = cmd.step.max(1) as usize;
+    // No keys: an empty range starting past the end.
+    let (from, to) = if first > 0 && last >= first { (first, last) } else { (n, n - 1) };
+    (from..=to).step_by(step).map(move |i| &args[i as usize])
 }
 
 /// Runs the commands queued by `MULTI` for `EXEC`, as one engine atomic group, writing the

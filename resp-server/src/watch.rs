@@ -34,10 +34,13 @@ impl WatchFlag {
     }
 }
 
+/// The watchers of one key: client id and its flag.
+type Watchers = Vec<(u64, Arc<WatchFlag>)>;
+
 /// All watched keys.
 #[derive(Debug, Default)]
 pub struct Watches {
-    map: Mutex<HashMap<(u8, Bytes), Vec<(u64, Arc<WatchFlag>)>>>,
+    map: Mutex<HashMap<(u8, Bytes), Watchers>>,
     count: AtomicUsize,
 }
 
