@@ -9,6 +9,8 @@
 //! command runs, so commands can index their arguments up to the arity directly.
 
 pub mod connection;
+pub mod info;
+pub mod introspection;
 pub mod keys;
 pub mod server;
 pub mod strings;
@@ -25,7 +27,14 @@ use crate::session::Session;
 use crate::shared::Shared;
 
 /// The families, in `COMMAND LIST` order.
-pub static FAMILIES: &[&[Command]] = &[connection::COMMANDS, server::COMMANDS, keys::COMMANDS, strings::COMMANDS];
+pub static FAMILIES: &[&[Command]] = &[
+    connection::COMMANDS,
+    server::COMMANDS,
+    keys::COMMANDS,
+    strings::COMMANDS,
+    info::COMMANDS,
+    introspection::COMMANDS,
+];
 
 /// A command handler.
 pub type Handler = fn(&mut Ctx<'_>, &[Bytes]) -> CmdResult;
