@@ -497,8 +497,13 @@ impl Entry {
         }
     }
 
+    /// The flags `COMMAND INFO` shows. A container that cannot run without a subcommand
+    /// (arity -2) shows none, like Redis's: its subcommands carry the flags. (The table
+    /// keeps the container's flags for the dispatcher: `ADMIN` keeps `CONFIG SET` out of
+    /// `MONITOR`.)
     fn flags(&self) -> u32 {
         match self {
+            Entry::Top(c) if c.arity == -2 && !subcommands(c.name).is_empty() => 0,
             Entry::Top(c) => c.flags,
             Entry::Sub(_, s) => s.flags,
         }
@@ -664,7 +669,7 @@ fn command_info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     for name in &args[2..] {
         match Entry::find(name) {
             Some(e) => write_info(ctx, e),
-            None => ctx.out.null_array(),
+            None => ctx.out.null(),
         }
     }
     Ok(())
