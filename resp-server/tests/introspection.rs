@@ -340,6 +340,22 @@ fn config_get_set_rewrite_resetstat() {
         "ERR CONFIG SET failed (possibly related to argument 'TIMEOUT') - duplicate parameter"
     );
     assert_eq!(err(&mut c, &["CONFIG", "SET", "timeout", "1", "maxclients"]), "ERR syntax error");
+    // Value checks worded and bounded as Redis 7.0 words them.
+    assert_eq!(
+        err(&mut c, &["CONFIG", "SET", "maxclients", "0"]),
+        "ERR CONFIG SET failed (possibly related to argument 'maxclients') - argument must be between 1 and 4294967295 \
+         inclusive"
+    );
+    assert_eq!(
+        err(&mut c, &["CONFIG", "SET", "appendfsync", "sometimes"]),
+        "ERR CONFIG SET failed (possibly related to argument 'appendfsync') - argument(s) must be one of the following: \
+         everysec, always, no"
+    );
+    assert_eq!(
+        err(&mut c, &["CONFIG", "SET", "save", "900 1 300"]),
+        "ERR CONFIG SET failed (possibly related to argument 'save') - Invalid save parameters"
+    );
+    assert_eq!(cmd(&mut c, &["CONFIG", "SET", "save", "900 1 300 10"]).unwrap(), Value::Okay);
     assert_eq!(err(&mut c, &["CONFIG", "SET", "timeout"]), "ERR wrong number of arguments for 'config|set' command");
     assert_eq!(err(&mut c, &["CONFIG", "GET"]), "ERR wrong number of arguments for 'config|get' command");
     assert_eq!(err(&mut c, &["CONFIG"]), "ERR wrong number of arguments for 'config' command");
