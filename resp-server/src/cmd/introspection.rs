@@ -523,7 +523,7 @@ impl Entry {
     }
 }
 
-/// ACL categories in Redis's order (`ACL CAT`), with their bits here.
+/// ACL categories in Redis's order (`ACL CAT`).
 const CATEGORIES: &[&str] = &[
     "keyspace",
     "read",
