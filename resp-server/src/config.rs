@@ -219,6 +219,41 @@ fn memory(v: &[String]) -> Result<u64, String> {
     parse_memory(one(v)?).ok_or_else(|| "argument must be a memory value".into())
 }
 
+/// A memory value within Redis's bounds for the parameter (its wording when out of them).
+fn memory_between(v: &[String], min: u64, max: u64) -> Result<u64, String> {
+    let n = memory(v)?;
+    if n < min || n > max {
+        return Err(format!("argument must be between {min} and {max} inclusive"));
+    }
+    Ok(n)
+}
+
+/// Redis's check of `save` values: pairs of seconds (at least 1) and changes (at least 0),
+/// or one empty string for none.
+fn save_params(v: &[String]) -> Result<(), String> {
+    let words: Vec<&str> = v.iter().flat_map(|s| s.split_whitespace()).collect();
+    let ok = words.len().is_multiple_of(2)
+        && words.iter().enumerate().all(|(i, w)| w.parse::<i64>().is_ok_and(|n| n >= if i % 2 == 0 { 1 } else { 0 }));
+    if ok {
+        Ok(())
+    } else {
+        Err("Invalid save parameters".into())
+    }
+}
+
+/// The eviction policies Redis accepts (pmemkv-server never evicts; the value is checked and
+/// not kept).
+const MAXMEMORY_POLICIES: &[&str] = &[
+    "volatile-lru",
+    "volatile-lfu",
+    "volatile-random",
+    "volatile-ttl",
+    "allkeys-lru",
+    "allkeys-lfu",
+    "allkeys-random",
+    "noeviction",
+];
+
 fn number(v: &[String], min: i64, max: i64) -> Result<i64, String> {
     let n: i64 = one(v)?.parse().map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
     if n < min || n > max {
@@ -345,7 +380,7 @@ pub static PARAMS: &[Param] = &[
                 "always" => AppendFsync::Always,
                 "everysec" => AppendFsync::EverySec,
                 "no" => AppendFsync::No,
-                _ => return Err("argument(s) must be one of the following: always, everysec, no".into()),
+                _ => return Err("argument(s) must be one of the following: everysec, always, no".into()),
             };
             Ok(())
         },
@@ -365,14 +400,14 @@ pub static PARAMS: &[Param] = &[
         name: "save",
         // No RDB snapshots: the log is the persistence.
         get: |_| String::new(),
-        set: |_, _| Ok(()),
+        set: |_, v| save_params(v),
         mutable: true,
     },
     Param {
         name: "maxclients",
         get: |c| c.maxclients.to_string(),
         set: |c, v| {
-            c.maxclients = number(v, 1, i32::MAX as i64)? as u64;
+            c.maxclients = number(v, 1, u32::MAX as i64)? as u64;
             Ok(())
         },
         mutable: true,
@@ -432,11 +467,7 @@ pub static PARAMS: &[Param] = &[
         name: "proto-max-bulk-len",
         get: |c| c.proto_max_bulk_len.to_string(),
         set: |c, v| {
-            let n = memory(v)?;
-            if n < 1024 * 1024 {
-                return Err("argument must be a memory value bigger than 1mb".into());
-            }
-            c.proto_max_bulk_len = n;
+            c.proto_max_bulk_len = memory_between(v, 1024 * 1024, i64::MAX as u64)?;
             Ok(())
         },
         mutable: true,
@@ -445,11 +476,7 @@ pub static PARAMS: &[Param] = &[
         name: "client-query-buffer-limit",
         get: |c| c.client_query_buffer_limit.to_string(),
         set: |c, v| {
-            let n = memory(v)?;
-            if n < 1024 * 1024 {
-                return Err("argument must be a memory value bigger than 1mb".into());
-            }
-            c.client_query_buffer_limit = n;
+            c.client_query_buffer_limit = memory_between(v, 1024 * 1024, i64::MAX as u64)?;
             Ok(())
         },
         mutable: true,
@@ -473,10 +500,22 @@ pub static PARAMS: &[Param] = &[
         },
         mutable: true,
     },
-    Param { name: "maxmemory", get: |_| "0".into(), set: |_, _| Ok(()), mutable: true },
-    Param { name: "maxmemory-policy", get: |_| "noeviction".into(), set: |_, _| Ok(()), mutable: true },
+    Param { name: "maxmemory", get: |_| "0".into(), set: |_, v| memory(v).map(drop), mutable: true },
+    Param {
+        name: "maxmemory-policy",
+        get: |_| "noeviction".into(),
+        set: |_, v| {
+            let p = one(v)?.to_ascii_lowercase();
+            if MAXMEMORY_POLICIES.contains(&p.as_str()) {
+                Ok(())
+            } else {
+                Err(format!("argument(s) must be one of the following: {}", MAXMEMORY_POLICIES.join(", ")))
+            }
+        },
+        mutable: true,
+    },
     Param { name: "daemonize", get: |_| "no".into(), set: |_, v| yes_no(v).map(drop), mutable: false },
-    Param { name: "hz", get: |_| "10".into(), set: |_, v| number(v, 0, 500).map(drop), mutable: true },
+    Param { name: "hz", get: |_| "10".into(), set: |_, v| number(v, 0, i32::MAX as i64).map(drop), mutable: true },
 ];
 
 /// The parameter called `name` (case-insensitive).

@@ -9,6 +9,8 @@
 //! command runs, so commands can index their arguments up to the arity directly.
 
 pub mod connection;
+pub mod info;
+pub mod introspection;
 pub mod keys;
 pub mod multi;
 pub mod pubsub;
@@ -27,8 +29,16 @@ use crate::session::Session;
 use crate::shared::Shared;
 
 /// The families, in `COMMAND LIST` order.
-pub static FAMILIES: &[&[Command]] =
-    &[connection::COMMANDS, server::COMMANDS, keys::COMMANDS, strings::COMMANDS, pubsub::COMMANDS, multi::COMMANDS];
+pub static FAMILIES: &[&[Command]] = &[
+    connection::COMMANDS,
+    server::COMMANDS,
+    keys::COMMANDS,
+    strings::COMMANDS,
+    pubsub::COMMANDS,
+    multi::COMMANDS,
+    info::COMMANDS,
+    introspection::COMMANDS,
+];
 
 /// A command handler.
 pub type Handler = fn(&mut Ctx<'_>, &[Bytes]) -> CmdResult;
