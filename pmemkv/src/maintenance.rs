@@ -58,7 +58,7 @@ fn checkpoint_locked(inner: &Inner, maint: &mut Maint) -> Result<()> {
     inner.poison.check()?;
     let started = Instant::now();
     let old = &maint.manifest;
-    let (frozen, at, last_seq, next_segment_id, run_id, next_blob_id, stats, dead_blobs) = {
+    let (frozen, at, last_seq, next_segment_id, run_id, next_blob_id, stats, dead_blobs, key_counts) = {
         let mut w = inner.writer.lock();
         let view = inner.view.load();
         let unchanged = w.active.id() == old.log_segment && w.pos == old.log_offset as u64;
@@ -75,6 +75,8 @@ fn checkpoint_locked(inner: &Inner, maint: &mut Maint) -> Result<()> {
         let run_id = w.next_run_id;
         w.next_run_id += 1;
         let dead: Vec<u64> = std::mem::take(&mut w.dead_blobs).into_iter().map(|(id, _)| id).collect();
+        // Every commit flushed its count changes under this lock: the counts match `at`.
+        let counts: Vec<([u8; 3], u64, u64)> = inner.key_counts.lock().iter().map(|(b, (k, e))| (*b, *k, *e)).collect();
         (
             frozen,
             lsn(w.active.id(), w.pos),
@@ -84,6 +86,7 @@ fn checkpoint_locked(inner: &Inner, maint: &mut Maint) -> Result<()> {
             w.next_blob_id,
             w.stats.clone(),
             dead,
+            counts,
         )
     };
     let result = (|| {
@@ -108,6 +111,7 @@ fn checkpoint_locked(inner: &Inner, maint: &mut Maint) -> Result<()> {
             segments: stats.values().filter(|s| !ready.contains(&s.id)).copied().collect(),
             pending_segments: ready.clone(),
             pending_blobs: dead_blobs.clone(),
+            key_counts: Some(key_counts),
         };
         manifest.write(&inner.dir)?;
         Ok((manifest, new_run, ready, keep))
@@ -212,7 +216,7 @@ fn merge(inner: &Inner, full: bool) -> Result<bool> {
         segments: view.segments.clone(),
     });
     let mut it = MergeIter::new(merge_view, KeyRange::all(), Direction::Forward, None);
-    let mut expired: Vec<(ValueLoc, usize)> = Vec::new();
+    let mut expired: Vec<(ValueLoc, Vec<u8>, u64, bool)> = Vec::new();
     let entries = std::iter::from_fn(|| loop {
         match it.next_entry() {
             Ok(Some((k, e))) => {
@@ -220,7 +224,7 @@ fn merge(inner: &Inner, full: bool) -> Result<bool> {
                     continue;
                 }
                 if bottom && e.is_expired(now) {
-                    expired.push((e.value.expect("not a tombstone"), k.len()));
+                    expired.push((e.value.expect("not a tombstone"), k.clone(), e.version, e.expire_at_ms != 0));
                     continue;
                 }
                 return Some(Ok((k, e)));
@@ -237,7 +241,28 @@ fn merge(inner: &Inner, full: bool) -> Result<bool> {
     let at = new_runs.iter().position(|id| merged.contains(id)).unwrap_or(new_runs.len());
     new_runs.retain(|id| !merged.contains(id));
     new_runs.insert(at.min(new_runs.len()), new_run.id());
-    let manifest = Manifest { generation: maint.manifest.generation + 1, runs: new_runs, ..maint.manifest.clone() };
+    // Dropped expired entries stop counting as keys — unless a newer write of the same key
+    // shadows them, in which case that write already accounted for them. The check, the
+    // manifest and the install happen under the writer lock so no write interleaves.
+    let w = inner.writer.lock();
+    let mut drops: Vec<([u8; 3], i64, i64)> = Vec::new();
+    {
+        let now_view = inner.view.load();
+        for (_, k, version, expiring) in &expired {
+            if now_view.lookup(k)?.is_some_and(|cur| cur.version == *version) {
+                drops.push((crate::store::key_bucket(k), -1, -(*expiring as i64)));
+            }
+        }
+    }
+    let mut manifest_counts: crate::store::KeyCounts =
+        maint.manifest.key_counts.iter().flatten().map(|(b, k, e)| (*b, (*k, *e))).collect();
+    crate::store::apply_count_deltas(&mut manifest_counts, &mut drops.clone());
+    let manifest = Manifest {
+        generation: maint.manifest.generation + 1,
+        runs: new_runs,
+        key_counts: Some(manifest_counts.iter().map(|(b, (k, e))| (*b, *k, *e)).collect()),
+        ..maint.manifest.clone()
+    };
     if let Err(e) = manifest.write(&inner.dir) {
         inner.poison.set(format!("manifest write failed during merge: {e}"));
         return Err(e);
@@ -248,13 +273,15 @@ fn merge(inner: &Inner, full: bool) -> Result<bool> {
         v.runs.retain(|r| !merged.contains(&r.id()));
         v.runs.insert(at.min(v.runs.len()), new_run.clone());
     });
+    crate::store::apply_count_deltas(&mut inner.key_counts.lock(), &mut drops);
+    drop(w);
     drop(maint);
     let dropped_expired = !expired.is_empty();
     if dropped_expired {
         let mut w = inner.writer.lock();
         let at = inner.syncer.written();
-        for (loc, klen) in expired {
-            mark_dead(&mut w, loc, klen, at);
+        for (loc, k, _, _) in expired {
+            mark_dead(&mut w, loc, k.len(), at);
         }
     }
     for r in &group {

@@ -19,8 +19,13 @@
 //!     run_count u32 | run ids u64 × run_count (newest first) |
 //!     segment_count u32 | (segment id u32 | total_bytes u64 | dead_bytes u64) × segment_count |
 //!     pending_segment_count u32 | segment ids u32 × n |
-//!     pending_blob_count u32 | blob ids u64 × n
+//!     pending_blob_count u32 | blob ids u64 × n |
+//!     (version 2) key_bucket_count u32 | (bucket [u8; 3] | keys u64 | expiring u64) × n
 //! ```
+//!
+//! Key buckets count the keys with a value in the index (expired ones included until a merge
+//! drops them) by their first two bytes: bucket = `[min(len, 2), byte0, byte1]` (missing bytes
+//! zero). Version 1 manifests have no buckets; opening one counts the keys once.
 
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -31,7 +36,9 @@ use crate::error::{Error, Result};
 /// Magic bytes of a manifest file.
 pub const MANIFEST_MAGIC: &[u8; 8] = b"PMKVMANI";
 /// The manifest format version this build writes and reads.
-pub const MANIFEST_FORMAT_VERSION: u32 = 1;
+pub const MANIFEST_FORMAT_VERSION: u32 = 2;
+/// The older manifest version this build still reads (it lacks the key counts).
+pub const MANIFEST_FORMAT_V1: u32 = 1;
 /// Names of the two manifest slots.
 pub const MANIFEST_FILES: [&str; 2] = ["MANIFEST-A", "MANIFEST-B"];
 const MANIFEST_HEADER_LEN: usize = 16;
@@ -74,6 +81,9 @@ pub struct Manifest {
     pub pending_segments: Vec<u32>,
     /// Blobs to unlink (superseded before this checkpoint).
     pub pending_blobs: Vec<u64>,
+    /// Keys per two-byte bucket at the checkpoint: `(bucket, keys, keys with an expiry)`;
+    /// `None` when read from a version-1 manifest.
+    pub key_counts: Option<Vec<([u8; 3], u64, u64)>>,
 }
 
 impl Manifest {
@@ -106,6 +116,13 @@ impl Manifest {
         for b in &self.pending_blobs {
             body.extend_from_slice(&b.to_le_bytes());
         }
+        let counts = self.key_counts.as_deref().unwrap_or_default();
+        body.extend_from_slice(&(counts.len() as u32).to_le_bytes());
+        for (bucket, keys, expiring) in counts {
+            body.extend_from_slice(bucket);
+            body.extend_from_slice(&keys.to_le_bytes());
+            body.extend_from_slice(&expiring.to_le_bytes());
+        }
         let mut out = Vec::with_capacity(MANIFEST_HEADER_LEN + body.len() + 4);
         out.extend_from_slice(MANIFEST_MAGIC);
         out.extend_from_slice(&MANIFEST_FORMAT_VERSION.to_le_bytes());
@@ -135,7 +152,7 @@ impl Manifest {
             return Err(bad(end, "manifest checksum mismatch"));
         }
         let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4"));
-        if version != MANIFEST_FORMAT_VERSION {
+        if version != MANIFEST_FORMAT_VERSION && version != MANIFEST_FORMAT_V1 {
             return Err(Error::UnsupportedVersion {
                 path: path.to_owned(),
                 found: version,
@@ -169,6 +186,18 @@ impl Manifest {
         }
         for _ in 0..r.count(8).ok_or_else(short)? {
             m.pending_blobs.push(r.u64().ok_or_else(short)?);
+        }
+        if version >= 2 {
+            let mut counts = Vec::new();
+            for _ in 0..r.count(19).ok_or_else(short)? {
+                let b = r.take(3).ok_or_else(short)?;
+                let bucket = [b[0], b[1], b[2]];
+                if bucket[0] > 2 {
+                    return Err(bad(MANIFEST_HEADER_LEN, "manifest key bucket out of range"));
+                }
+                counts.push((bucket, r.u64().ok_or_else(short)?, r.u64().ok_or_else(short)?));
+            }
+            m.key_counts = Some(counts);
         }
         Ok(m)
     }
@@ -264,7 +293,31 @@ mod tests {
             segments: vec![SegmentStats { id: 1, total_bytes: 100, dead_bytes: 40 }],
             pending_segments: vec![2],
             pending_blobs: vec![1],
+            key_counts: Some(vec![([2, b'M', 0], 10, 3), ([1, b'x', 0], 1, 0)]),
         }
+    }
+
+    #[test]
+    fn version_1_manifests_still_read_without_counts() {
+        let m = Manifest { key_counts: Some(Vec::new()), ..sample(5) };
+        let v2 = m.encode();
+        // A version-1 file is the same body without the trailing (empty) count section.
+        let body_len = u32::from_le_bytes(v2[12..16].try_into().unwrap()) as usize - 4;
+        let mut v1 = Vec::new();
+        v1.extend_from_slice(MANIFEST_MAGIC);
+        v1.extend_from_slice(&MANIFEST_FORMAT_V1.to_le_bytes());
+        v1.extend_from_slice(&(body_len as u32).to_le_bytes());
+        v1.extend_from_slice(&v2[MANIFEST_HEADER_LEN..MANIFEST_HEADER_LEN + body_len]);
+        let crc = crc32fast::hash(&v1);
+        v1.extend_from_slice(&crc.to_le_bytes());
+        let back = Manifest::decode(Path::new("m"), &v1).unwrap();
+        assert_eq!(back, Manifest { key_counts: None, ..m });
+        let mut v3 = v2.clone();
+        v3[8..12].copy_from_slice(&3u32.to_le_bytes());
+        let crc = crc32fast::hash(&v3[..v3.len() - 4]);
+        let n = v3.len();
+        v3[n - 4..].copy_from_slice(&crc.to_le_bytes());
+        assert!(matches!(Manifest::decode(Path::new("m"), &v3), Err(Error::UnsupportedVersion { found: 3, .. })));
     }
 
     #[test]

@@ -28,7 +28,9 @@ use crate::options::Options;
 use crate::record::{self, OpKind, Probe, RECORD_ALIGN};
 use crate::run::{parse_run_file_name, run_file_name, Run};
 use crate::segment::{self, Segment, SEGMENT_HEADER_LEN};
-use crate::store::{apply_op, Background, Counters, Inner, Maint, RecoveryReport, Writer};
+use crate::store::{
+    apply_count_deltas, apply_op, key_bucket, Background, Counters, Inner, KeyCounts, Maint, RecoveryReport, Writer,
+};
 use crate::sync::{lsn, Poison, Syncer};
 use crate::view::View;
 
@@ -227,6 +229,15 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<Inner>> {
         log_bytes_since_checkpoint: 0,
         buf: Vec::new(),
         positions: Vec::new(),
+        count_deltas: Vec::new(),
+    };
+    let mut key_counts: KeyCounts = match &manifest.key_counts {
+        Some(c) => c.iter().map(|(b, k, e)| (*b, (*k, *e))).collect(),
+        // A version-1 store: count the checkpointed keys once (O(keys), only at this upgrade).
+        None => {
+            tracing::warn!(dir = %dir.display(), "store written by an older version: counting its keys once");
+            count_keys(&view)?
+        }
     };
 
     // Replay the tail.
@@ -330,6 +341,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<Inner>> {
         w.active = seg;
         w.pos = pos;
     }
+    apply_count_deltas(&mut key_counts, &mut w.count_deltas);
     w.next_seq = last_seq + 1;
     w.next_segment_id = w.next_segment_id.max(w.active.id() + 1);
     w.log_bytes_since_checkpoint = report.replayed_bytes;
@@ -384,7 +396,29 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<Inner>> {
         bg: Background::default(),
         counters: Counters::default(),
         group: Default::default(),
+        key_counts: Mutex::new(key_counts),
     }))
+}
+
+/// Counts the keys with a value in `view`'s index runs, by bucket (for stores whose manifest
+/// predates key counts).
+fn count_keys(view: &View) -> Result<KeyCounts> {
+    let view = Arc::new(View {
+        active: Arc::new(Memtable::new()),
+        frozen: Vec::new(),
+        runs: view.runs.clone(),
+        segments: view.segments.clone(),
+    });
+    let mut it = crate::iter::MergeIter::new(view, crate::iter::KeyRange::all(), crate::iter::Direction::Forward, None);
+    let mut counts = KeyCounts::new();
+    while let Some((k, e)) = it.next_entry()? {
+        if e.value.is_some() {
+            let c = counts.entry(key_bucket(&k)).or_default();
+            c.0 += 1;
+            c.1 += (e.expire_at_ms != 0) as u64;
+        }
+    }
+    Ok(counts)
 }
 
 /// True if every byte of the file at `path` from offset `from` on is zero (or there is none).

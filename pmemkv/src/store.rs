@@ -55,6 +55,9 @@ pub(crate) struct Inner {
     pub counters: Counters,
     /// The open atomic group, if any (see [`crate::group`]).
     pub group: crate::group::GroupSlot,
+    /// Keys with a value in the index per bucket (updated at every commit, under the writer
+    /// lock; readers take only this mutex).
+    pub key_counts: Mutex<KeyCounts>,
 }
 
 /// State owned by the checkpoint / merge / compaction path (its mutex serializes them).
@@ -106,6 +109,28 @@ pub(crate) struct Writer {
     pub log_bytes_since_checkpoint: u64,
     pub buf: Vec<u8>,
     pub positions: Vec<(u32, u32)>,
+    /// Key-count changes of the ops applied since the last flush into `Inner::key_counts`.
+    pub count_deltas: Vec<([u8; 3], i64, i64)>,
+}
+
+/// Keys per two-byte bucket (see [`key_bucket`]): `(keys, keys with an expiry)`.
+pub(crate) type KeyCounts = BTreeMap<[u8; 3], (u64, u64)>;
+
+/// The count bucket of a key: its length capped at 2, then its first two bytes (zero-padded).
+pub(crate) fn key_bucket(key: &[u8]) -> [u8; 3] {
+    [key.len().min(2) as u8, key.first().copied().unwrap_or(0), key.get(1).copied().unwrap_or(0)]
+}
+
+/// Adds count changes into `counts`.
+pub(crate) fn apply_count_deltas(counts: &mut KeyCounts, deltas: &mut Vec<([u8; 3], i64, i64)>) {
+    for (b, dk, de) in deltas.drain(..) {
+        let c = counts.entry(b).or_default();
+        c.0 = c.0.saturating_add_signed(dk);
+        c.1 = c.1.saturating_add_signed(de);
+        if *c == (0, 0) {
+            counts.remove(&b);
+        }
+    }
 }
 
 /// What opening the store found and did.
@@ -362,6 +387,9 @@ impl Inner {
             };
             apply_op(w, &view, op.kind, op.key, op.version, op.expire_at_ms, loc, record::op_len(op) as u64, at);
         }
+        if !w.count_deltas.is_empty() {
+            apply_count_deltas(&mut self.key_counts.lock(), &mut w.count_deltas);
+        }
         w.stats.entry(seg).or_insert(SegmentStats { id: seg, ..Default::default() }).total_bytes += len;
         w.pos += len;
         w.log_bytes_since_checkpoint += len;
@@ -462,6 +490,13 @@ pub(crate) fn apply_op(
         if let Some(p) = prev.and_then(|p| p.value).filter(|p| Some(*p) != loc) {
             mark_dead(w, p, key.len(), at);
         }
+    }
+    let before = prev.filter(|p| p.value.is_some()).map(|p| p.expire_at_ms != 0);
+    let after = new.value.is_some().then_some(new.expire_at_ms != 0);
+    if before != after {
+        let dk = after.is_some() as i64 - before.is_some() as i64;
+        let de = after.unwrap_or(false) as i64 - before.unwrap_or(false) as i64;
+        w.count_deltas.push((key_bucket(key), dk, de));
     }
     if matches!(kind, OpKind::Delete | OpKind::SetExpiry) {
         // The op itself is only needed for replay, which never reaches a compacted segment.
@@ -932,6 +967,27 @@ impl Store {
         Ok(n)
     }
 
+    /// The number of keys starting with `prefix` (at most 2 bytes) that have a value, and how
+    /// many of those have an expiry — maintained at every write, so O(1) in the store's size.
+    /// Like Redis's `DBSIZE`, expired keys count until they are reclaimed (a merge of the
+    /// index drops them). `None` for a longer prefix (count those with an iterator).
+    pub fn key_count(&self, prefix: &[u8]) -> Option<(u64, u64)> {
+        if prefix.len() > 2 {
+            return None;
+        }
+        let counts = self.inner.key_counts.lock();
+        let mut total = (0, 0);
+        for (b, (k, e)) in counts.iter() {
+            let key_len = b[0] as usize;
+            let matches = prefix.len() <= key_len && b[1..1 + prefix.len()] == *prefix;
+            if matches {
+                total.0 += k;
+                total.1 += e;
+            }
+        }
+        Some(total)
+    }
+
     /// Counters and sizes.
     pub fn stats(&self) -> Stats {
         let inner = &*self.inner;
@@ -1200,7 +1256,10 @@ impl Txn<'_> {
     pub fn delete(&mut self, key: &[u8]) -> Result<bool> {
         check_key(key)?;
         let was = self.exists(key)?;
-        if was || self.pending.contains_key(key) {
+        // Like `Store::delete`, write a tombstone for an expired key still in the index too,
+        // so it stops counting as a key and its space is reclaimed.
+        let stored = || -> Result<bool> { Ok(self.view.lookup(key)?.is_some_and(|e| e.value.is_some())) };
+        if was || self.pending.contains_key(key) || stored()? {
             self.note_undo(key);
             self.pending.insert(key.to_vec(), Pending::Delete);
         }

@@ -702,7 +702,7 @@ fn unknown_manifest_version_is_unsupported() {
     b[end..].copy_from_slice(&crc.to_le_bytes());
     std::fs::write(&p, b).unwrap();
     match Store::open(&dir, opts()) {
-        Err(Error::UnsupportedVersion { found: 7, supported: 1, .. }) => {}
+        Err(Error::UnsupportedVersion { found: 7, supported: pmemkv::manifest::MANIFEST_FORMAT_VERSION, .. }) => {}
         other => panic!("expected UnsupportedVersion, got {:?}", other.map(|_| ())),
     }
 }

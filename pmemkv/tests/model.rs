@@ -319,6 +319,15 @@ impl Harness {
         let got: Vec<(Vec<u8>, Vec<u8>)> = s.iter().map(|r| r.map(|(k, v)| (k, v.to_vec())).unwrap()).collect();
         assert_eq!(got, want, "iter()");
 
+        // Key counts: every live key counts; expired ones count until a merge drops them.
+        let live_n = self.model.values().filter(|e| e.live(now)).count() as u64;
+        let live_exp = self.model.values().filter(|e| e.live(now) && e.exp != 0).count() as u64;
+        let total = self.model.len() as u64;
+        let total_exp = self.model.values().filter(|e| e.exp != 0).count() as u64;
+        let (n, expiring) = s.key_count(b"").unwrap();
+        assert!((live_n..=total).contains(&n), "key_count {n} outside {live_n}..={total}");
+        assert!((live_exp..=total_exp).contains(&expiring), "expiring {expiring} outside {live_exp}..={total_exp}");
+
         let metas: Vec<(Vec<u8>, KeyMeta)> = s.iter().keys().map(|r| r.unwrap()).collect();
         let want_metas: Vec<(Vec<u8>, KeyMeta)> =
             self.model.iter().filter(|(_, e)| e.live(now)).map(|(k, e)| (k.clone(), expected_meta(e))).collect();

@@ -170,10 +170,15 @@ impl Collections {
             .map(|r| r.map(|(k, m)| (k[1..].to_vec(), m.expire_at_ms)))
     }
 
-    /// Counts the live user keys starting with `key_prefix`, and how many of them have an
-    /// expiry (`DBSIZE`, `INFO keyspace`). Walks the keys' index entries (no values are read):
-    /// O(keys).
+    /// Counts the user keys starting with `key_prefix`, and how many of them have an expiry
+    /// (`DBSIZE`, `INFO keyspace`). For a prefix of at most one byte (a logical database) this
+    /// is the store's maintained count, O(1) in the number of keys; like Redis's, it includes
+    /// expired keys not yet reclaimed. A longer prefix walks the keys' index entries (O(keys),
+    /// live keys only).
     pub fn count_keys_in(&self, key_prefix: &[u8]) -> Result<(u64, u64)> {
+        if let Some(c) = self.store.key_count(&meta_key(key_prefix)) {
+            return Ok(c);
+        }
         let (mut n, mut expiring) = (0, 0);
         for r in self.keys_in(key_prefix, None) {
             let (_, exp) = r?;
