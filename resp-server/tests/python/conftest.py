@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 REPO = Path(__file__).resolve().parents[3]
 START_TIMEOUT = 30.0
@@ -67,7 +69,7 @@ class Server:
             if self.proc.poll() is not None:
                 return False
             try:
-                with redis.Redis(port=self.port, socket_timeout=2) as c:
+                with redis.Redis(port=self.port, socket_timeout=2, protocol=2, retry=Retry(NoBackoff(), 0)) as c:
                     c.ping()
                 return True
             except redis.AuthenticationError:
@@ -89,7 +91,12 @@ class Server:
             return "(no log)"
 
     def client(self, **kw) -> redis.Redis:
+        """A redis-py client: RESP2 unless `protocol=3` is given (redis-py's own default is
+        RESP3), and no retries, so a dropped connection fails the test instead of being
+        papered over."""
         kw.setdefault("socket_timeout", 60)
+        kw.setdefault("protocol", 2)
+        kw.setdefault("retry", Retry(NoBackoff(), 0))
         return redis.Redis(host="127.0.0.1", port=self.port, **kw)
 
     def terminate(self) -> int:
@@ -204,10 +211,10 @@ def server(start_target):
     return start_target()
 
 
-@pytest.fixture
-def r(server):
-    """A redis-py client (RESP2, bytes) on `server`."""
-    with server.client() as c:
+@pytest.fixture(params=[2, 3], ids=["resp2", "resp3"])
+def r(server, request):
+    """A redis-py client (bytes) on `server`, speaking RESP2 and, in a second run, RESP3."""
+    with server.client(protocol=request.param) as c:
         yield c
 
 
