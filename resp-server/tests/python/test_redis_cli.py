@@ -145,6 +145,15 @@ def test_pipe_mode(server):
     assert p.stdout.decode().splitlines()[-1] == "errors: 3, replies: 5"
 
 
+def test_shutdown_from_redis_cli_then_restart(start_server):
+    srv = start_server()
+    assert text(srv.port, "SET", "survives", "shutdown") == "OK\n"
+    assert text(srv.port, "SHUTDOWN") == ""  # no reply: the connection just closes
+    assert srv.proc.wait(timeout=30) == 0, srv.log_tail()
+    again = start_server(data_dir=srv.dir)
+    assert text(again.port, "GET", "survives") == "shutdown\n"
+
+
 # ---- side by side with a real Redis 7 -----------------------------------------------------
 
 # Each case: redis-cli invocations run in order on a flushed server; outputs must match Redis's.
