@@ -495,7 +495,63 @@ pub(crate) fn reclaim(inner: &Inner) -> Result<()> {
 }
 
 /// One round of background maintenance.
+/// Index entries examined per background round by the purge of expired keys.
+const EXPIRE_SCAN_BUDGET: usize = 2000;
+
+/// Deletes expired keys still in the index (see [`crate::Store::purge_expired`]).
+///
+/// Candidates are collected without the writer lock; under it, each is looked up again and
+/// deleted only if its newest entry is still the same expired one, so a key rewritten
+/// meanwhile is left alone.
+pub(crate) fn purge_expired(inner: &Inner, budget: usize) -> Result<usize> {
+    if inner.key_counts.lock().values().all(|c| c.1 == 0) {
+        return Ok(0);
+    }
+    let now = inner.now();
+    let start = inner.expire_cursor.lock().clone();
+    let range = KeyRange {
+        start: start.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded),
+        end: std::ops::Bound::Unbounded,
+    };
+    let mut it = MergeIter::new(inner.view.load_full(), range, Direction::Forward, None);
+    let mut candidates: Vec<(Vec<u8>, u64)> = Vec::new();
+    let mut last = None;
+    for _ in 0..budget.max(1) {
+        match it.next_entry()? {
+            Some((k, e)) => {
+                if e.value.is_some() && e.is_expired(now) {
+                    candidates.push((k.clone(), e.version));
+                }
+                last = Some(k);
+            }
+            None => {
+                last = None;
+                break;
+            }
+        }
+    }
+    *inner.expire_cursor.lock() = last;
+    if candidates.is_empty() {
+        return Ok(0);
+    }
+    let mut w = inner.writer.lock();
+    let view = inner.view.load();
+    let mut keys = Vec::new();
+    for (k, version) in &candidates {
+        if view.lookup(k)?.is_some_and(|cur| cur.version == *version && cur.value.is_some() && cur.is_expired(now)) {
+            keys.push(k);
+        }
+    }
+    let mut ops: Vec<OpRef<'_>> = keys
+        .iter()
+        .map(|k| OpRef { kind: OpKind::Delete, key: k, version: 0, expire_at_ms: 0, value: &[], blob: (0, 0) })
+        .collect();
+    inner.commit_locked(&mut w, &mut ops)?;
+    Ok(keys.len())
+}
+
 fn maintain(inner: &Inner, now: Instant, last_gc: &mut Instant) -> Result<()> {
+    purge_expired(inner, EXPIRE_SCAN_BUDGET)?;
     let needs_checkpoint = {
         let view = inner.view.load();
         let w = inner.writer.lock();

@@ -397,6 +397,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<Inner>> {
         counters: Counters::default(),
         group: Default::default(),
         key_counts: Mutex::new(key_counts),
+        expire_cursor: Mutex::new(None),
     }))
 }
 

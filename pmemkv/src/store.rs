@@ -58,6 +58,8 @@ pub(crate) struct Inner {
     /// Keys with a value in the index per bucket (updated at every commit, under the writer
     /// lock; readers take only this mutex).
     pub key_counts: Mutex<KeyCounts>,
+    /// Where the incremental purge of expired keys continues (`None`: from the start).
+    pub expire_cursor: Mutex<Option<Vec<u8>>>,
 }
 
 /// State owned by the checkpoint / merge / compaction path (its mutex serializes them).
@@ -986,6 +988,16 @@ impl Store {
             }
         }
         Some(total)
+    }
+
+    /// Deletes expired keys still in the index (as Redis's active expiry does), examining at
+    /// most about `budget` index entries from where the previous call stopped, wrapping around.
+    /// Expired keys are invisible anyway; this reclaims their space and stops them counting in
+    /// [`Store::key_count`]. The background thread runs it every 100 ms. Returns the number of
+    /// keys deleted.
+    pub fn purge_expired(&self, budget: usize) -> Result<usize> {
+        self.refuse_in_group("purging expired keys")?;
+        crate::maintenance::purge_expired(&self.inner, budget)
     }
 
     /// Counters and sizes.
