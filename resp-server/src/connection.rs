@@ -42,12 +42,29 @@ where
     let auth_needed = srv.config.read().requirepass.is_some();
     let (mailbox, mut inbox) = crate::pubsub::mailbox(handle.clone());
     let mut session = Session::new(handle.clone(), !auth_needed, mailbox);
-    let mut conn = Conn { srv: &srv, parser: RequestParser::new(), inbuf: BytesMut::with_capacity(READ_CHUNK) };
+    let mut conn = Conn {
+        srv: &srv,
+        parser: RequestParser::new(),
+        inbuf: BytesMut::with_capacity(READ_CHUNK),
+        pending: Default::default(),
+    };
     let mut out = Reply::new(Protocol::Resp2);
     let mut shutdown = srv.shutdown.subscribe();
     let mut monitor: Option<tokio::sync::broadcast::Receiver<Arc<str>>> = None;
     let result: std::io::Result<()> = async {
         loop {
+            if let Some(req) = session.block.take() {
+                if !wait_blocked(&srv, &mut session, &mut out, &mut stream, &mut conn, req, &mut shutdown).await? {
+                    return Ok(());
+                }
+                flush(&srv, &mut stream, &mut out).await?;
+                conn.process(&mut session, &mut out, &mut stream).await?;
+                flush(&srv, &mut stream, &mut out).await?;
+                if session.close {
+                    return Ok(());
+                }
+                continue;
+            }
             let timeout = idle_timeout(&srv, &session, monitor.is_some());
             if conn.inbuf.capacity() - conn.inbuf.len() < READ_CHUNK / 2 {
                 conn.inbuf.reserve(READ_CHUNK);
@@ -195,6 +212,8 @@ struct Conn<'a> {
     srv: &'a Arc<Shared>,
     parser: RequestParser,
     inbuf: BytesMut,
+    /// Commands parsed but not yet run (those after a command that blocked).
+    pending: std::collections::VecDeque<Vec<Bytes>>,
 }
 
 /// Most commands parsed ahead and run as one batch.
@@ -225,6 +244,10 @@ impl Conn<'_> {
             // authenticating changes the limits the next command is parsed under).
             let mut proto_err = None;
             while batch.len() < MAX_BATCH {
+                if let Some(args) = self.pending.pop_front() {
+                    batch.push(args);
+                    continue;
+                }
                 let limits = Limits { max_bulk, auth_required: !session.authenticated };
                 match self.parser.parse(&mut self.inbuf, limits) {
                     Ok(Some(args)) => {
@@ -243,7 +266,11 @@ impl Conn<'_> {
             if batch.is_empty() && proto_err.is_none() {
                 break;
             }
-            run_batch(srv, session, out, &batch, &env);
+            let done = run_batch(srv, session, out, &batch, &env);
+            // Commands after one that blocked wait for it (as in Redis).
+            for args in batch.drain(done..).rev() {
+                self.pending.push_front(args);
+            }
             batch.clear();
             srv.stats.absorb(&mut session.local);
             if let Some(name) = session.local.last_cmd.take() {
@@ -257,7 +284,7 @@ impl Conn<'_> {
                     session.close = true;
                 }
             }
-            if session.close || session.start_monitor {
+            if session.close || session.start_monitor || session.block.is_some() {
                 break;
             }
             if out.len() >= FLUSH_AT {
@@ -330,13 +357,15 @@ static MSET_IDX: std::sync::LazyLock<usize> = std::sync::LazyLock::new(|| cmd::l
 /// Runs a batch of commands in order. A run of blind string writes is written with one engine write
 /// (one log record, one lock acquisition); each still gets its own reply, statistics, slow-log
 /// and monitor line, and the order of effects is unchanged.
-fn run_batch(srv: &Shared, session: &mut Session, out: &mut Reply, batch: &[Vec<Bytes>], env: &BatchEnv) {
+/// Returns how many commands of the batch ran (fewer than all when one blocked, or the
+/// client is closing or became a monitor).
+fn run_batch(srv: &Shared, session: &mut Session, out: &mut Reply, batch: &[Vec<Bytes>], env: &BatchEnv) -> usize {
     // One clock reading per command: each command's end is the next one's start.
     let mut clock = Instant::now();
     let mut i = 0;
     while i < batch.len() {
-        if session.close || session.start_monitor {
-            return;
+        if session.close || session.start_monitor || session.block.is_some() {
+            return i;
         }
         let run = if session.authenticated && session.multi.is_none() && session.subscriptions() == 0 {
             batch[i..].iter().take_while(|a| blind_put(a).is_some()).count()
@@ -349,8 +378,82 @@ fn run_batch(srv: &Shared, session: &mut Session, out: &mut Reply, batch: &[Vec<
         } else {
             execute_with(srv, session, out, &batch[i], env, &mut clock);
             i += 1;
+            if !session.ready_keys.is_empty() {
+                srv.blocking.serve_ready(srv, std::mem::take(&mut session.ready_keys));
+            }
         }
     }
+    i
+}
+
+/// Waits while the client is blocked: for its reply (served by another connection), its
+/// timeout, a kill or shutdown, or its socket closing. Data the client sends meanwhile is
+/// buffered for later. Returns false if the connection must close.
+async fn wait_blocked<S: AsyncRead + AsyncWrite + Unpin>(
+    srv: &Arc<Shared>,
+    session: &mut Session,
+    out: &mut Reply,
+    stream: &mut S,
+    conn: &mut Conn<'_>,
+    req: crate::blocking::BlockRequest,
+    shutdown: &mut tokio::sync::watch::Receiver<Option<crate::shared::ShutdownMode>>,
+) -> std::io::Result<bool> {
+    // Replies of the commands before the blocking one go out first.
+    make_durable(srv, session, out).await;
+    flush(srv, stream, out).await?;
+    let handle = session.handle.clone();
+    let args = session.blocked_args.take().unwrap_or_default();
+    let (waiter, mut rx) = srv.blocking.block(handle.id, session.db, out.proto, args, &req);
+    handle.blocked.store(true, Ordering::Relaxed);
+    let deadline = req.timeout.map(|t| tokio::time::Instant::now() + t);
+    let result = loop {
+        let sleep = async {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            biased;
+            r = &mut rx => {
+                if let Ok(reply) = r {
+                    out.raw(&reply);
+                    // The retry wrote on this client's behalf: its reply waits for durability.
+                    session.wrote = true;
+                }
+                break true;
+            }
+            _ = handle.killed() => break false,
+            _ = shutdown.changed() => break false,
+            _ = sleep => {
+                if srv.blocking.cancel(&waiter) {
+                    (req.on_timeout)(out);
+                    handle.blocked.store(false, Ordering::Relaxed);
+                    return Ok(true);
+                }
+                // Served at the same moment: the reply is on its way.
+                continue;
+            }
+            r = stream.read_buf(&mut conn.inbuf) => {
+                match r {
+                    Ok(0) | Err(_) => break false,
+                    Ok(n) => {
+                        srv.stats.net_input.fetch_add(n as u64, Ordering::Relaxed);
+                        continue;
+                    }
+                }
+            }
+        }
+    };
+    handle.blocked.store(false, Ordering::Relaxed);
+    if !result && !srv.blocking.cancel(&waiter) {
+        // Served just as the client went away: nothing to do but drop the reply.
+        tracing::debug!(client = handle.id, "blocked client left as it was served");
+    }
+    if result {
+        make_durable(srv, session, out).await;
+    }
+    Ok(result)
 }
 
 /// Runs consecutive blind string writes (`SET k v`, `MSET …`) as one atomic engine write.
@@ -460,6 +563,9 @@ fn execute_with(
         (cmd.run)(&mut ctx, args)
     };
     let micros = lap(clock);
+    if session.block.is_some() {
+        session.blocked_args = Some(args.to_vec());
+    }
     match result {
         Ok(()) => {
             session.local.call(idx, micros, false);

@@ -16,6 +16,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![forbid(unsafe_code)]
 
+pub mod blocking;
 pub mod clients;
 pub mod cmd;
 pub mod config;

@@ -42,6 +42,13 @@ pub struct Session {
     pub watched: Vec<(u8, Bytes, Option<u64>)>,
     /// Set by the registry when a watched key changes.
     pub watch_flag: Arc<crate::watch::WatchFlag>,
+    /// Set by a blocking command that found nothing to serve: the connection blocks.
+    pub block: Option<crate::blocking::BlockRequest>,
+    /// The arguments of the command that blocked (retried on the client's behalf).
+    pub blocked_args: Option<Vec<Bytes>>,
+    /// Keys this client's commands made ready for blocked clients, served after the command
+    /// (after `EXEC` for a transaction).
+    pub ready_keys: Vec<(u8, Bytes)>,
     /// Statistics of the current batch, added to the server's counters once per batch (so
     /// that connections on different cores do not contend on shared counters per command).
     pub local: LocalStats,
@@ -96,6 +103,9 @@ impl Session {
             in_exec: false,
             watched: Vec::new(),
             watch_flag: Arc::default(),
+            block: None,
+            blocked_args: None,
+            ready_keys: Vec::new(),
             local: LocalStats::default(),
         }
     }

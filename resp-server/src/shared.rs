@@ -194,6 +194,8 @@ pub struct Shared {
     pub pubsub: crate::pubsub::PubSub,
     /// Watched keys (`WATCH`).
     pub watches: crate::watch::Watches,
+    /// Clients blocked on keys.
+    pub blocking: crate::blocking::Blocking,
     /// The TCP port actually listened on (for `INFO`, when started on port 0).
     pub tcp_port: AtomicU16,
 }
@@ -210,6 +212,7 @@ impl Shared {
         Shared {
             pubsub,
             watches: crate::watch::Watches::default(),
+            blocking: crate::blocking::Blocking::default(),
             store,
             colls,
             config: RwLock::new(config),

@@ -12,6 +12,7 @@ pub mod connection;
 pub mod info;
 pub mod introspection;
 pub mod keys;
+pub mod lists;
 pub mod multi;
 pub mod pubsub;
 pub mod server;
@@ -34,6 +35,7 @@ pub static FAMILIES: &[&[Command]] = &[
     server::COMMANDS,
     keys::COMMANDS,
     strings::COMMANDS,
+    lists::COMMANDS,
     pubsub::COMMANDS,
     multi::COMMANDS,
     info::COMMANDS,
@@ -195,6 +197,25 @@ impl Ctx<'_> {
     pub fn now_ms(&self) -> u64 {
         self.srv.now_ms()
     }
+
+    /// Records that this command may have made `key` (in the selected database) ready for
+    /// clients blocked on it (a push, an add); they are served after the command.
+    pub fn signal_ready(&mut self, key: &[u8]) {
+        if self.srv.blocking.any() {
+            self.s.ready_keys.push((self.s.db, Bytes::copy_from_slice(key)));
+        }
+    }
+
+    /// Asks the connection to block this client (the handler found nothing to serve and
+    /// wrote no reply). Inside `MULTI`/`EXEC` a blocking command never blocks: it replies as
+    /// if it timed out, as in Redis.
+    pub fn block(&mut self, req: crate::blocking::BlockRequest) {
+        if self.s.in_exec {
+            (req.on_timeout)(self.out);
+        } else {
+            self.s.block = Some(req);
+        }
+    }
 }
 
 // ---- argument helpers ----------------------------------------------------------------------
@@ -215,6 +236,25 @@ pub fn uint_arg(arg: &[u8], err: impl FnOnce() -> CmdError) -> Result<u64, CmdEr
         Some(n) if n >= 0 => Ok(n as u64),
         _ => Err(err()),
     }
+}
+
+/// Parses a blocking timeout in seconds (decimals allowed; 0 = forever), with Redis's errors.
+pub fn timeout_arg(arg: &[u8]) -> Result<Option<std::time::Duration>, CmdError> {
+    let t = parse_float(arg)
+        .filter(|t| t.is_finite())
+        .ok_or_else(|| CmdError::err("timeout is not a float or out of range"))?;
+    if t < 0.0 {
+        return Err(CmdError::err("timeout is negative"));
+    }
+    if t == 0.0 {
+        return Ok(None);
+    }
+    // Redis keeps millisecond precision.
+    let ms = (t * 1000.0).round();
+    if ms > (i64::MAX / 2) as f64 {
+        return Err(CmdError::err("timeout is out of range"));
+    }
+    Ok(Some(std::time::Duration::from_millis((ms as u64).max(1))))
 }
 
 /// Parses a float argument like Redis's `getDoubleFromObject` (`inf`, `-inf`, `+inf`
