@@ -87,10 +87,13 @@ impl std::fmt::Debug for Waiter {
     }
 }
 
+/// The waiters of each (database, key), in the order they blocked.
+type WaitQueues = HashMap<(u8, Bytes), VecDeque<Arc<Waiter>>>;
+
 /// The blocked clients of the server.
 #[derive(Debug, Default)]
 pub struct Blocking {
-    map: Mutex<HashMap<(u8, Bytes), VecDeque<Arc<Waiter>>>>,
+    map: Mutex<WaitQueues>,
     clients: AtomicUsize,
 }
 
