@@ -36,7 +36,7 @@ pub struct ClientHandle {
     /// Name set with `CLIENT SETNAME` / `HELLO … SETNAME`.
     pub name: Mutex<Option<String>>,
     /// Lowercase name of the last command run (`cmd=` in `CLIENT LIST`).
-    pub last_cmd: Mutex<&'static str>,
+    pub last_cmd: Mutex<String>,
     /// Bytes in the query buffer.
     pub qbuf: AtomicUsize,
     /// Bytes of output queued and not yet written.
@@ -177,7 +177,7 @@ impl Clients {
             db: AtomicU8::new(0),
             resp: AtomicU8::new(2),
             name: Mutex::new(None),
-            last_cmd: Mutex::new("NULL"),
+            last_cmd: Mutex::new("NULL".into()),
             qbuf: AtomicUsize::new(0),
             omem: AtomicUsize::new(0),
             subs: AtomicUsize::new(0),

@@ -273,8 +273,12 @@ impl Conn<'_> {
             }
             batch.clear();
             srv.stats.absorb(&mut session.local);
-            if let Some(name) = session.local.last_cmd.take() {
-                *session.handle.last_cmd.lock() = name;
+            if let Some((name, sub)) = session.local.last_cmd.take() {
+                *session.handle.last_cmd.lock() = match sub {
+                    // Containers show their subcommand, as Redis's `cmd=client|list`.
+                    Some(sub) => format!("{name}|{}", String::from_utf8_lossy(&sub).to_ascii_lowercase()),
+                    None => name.to_string(),
+                };
             }
             if let Some(e) = proto_err {
                 if !session.close {
@@ -471,7 +475,8 @@ fn run_set_batch(
     let micros = lap(clock);
     let each = micros / sets.len() as u64;
     session.wrote = true;
-    session.local.last_cmd = Some(if blind_put(&sets[sets.len() - 1]) == Some(*SET_IDX) { "set" } else { "mset" });
+    session.local.last_cmd =
+        Some((if blind_put(&sets[sets.len() - 1]) == Some(*SET_IDX) { "set" } else { "mset" }, None));
     match result {
         Ok(()) => {
             for a in sets {
@@ -536,7 +541,15 @@ fn execute_with(
         return;
     }
     if !session.authenticated && !cmd.has(flags::NO_AUTH) {
-        reject(srv, session, out, CmdError::noauth(), Some(idx));
+        // Redis 7.0 (the version reported) does not know CLIENT SETINFO, and rejects unknown
+        // subcommands before checking authentication: redis-py ignores that error, while it
+        // treats NOAUTH at connect as fatal.
+        let e = if cmd.name == "client" && args.len() > 1 && args[1].eq_ignore_ascii_case(b"setinfo") {
+            CmdError::unknown_subcommand(&args[1], "client")
+        } else {
+            CmdError::noauth()
+        };
+        reject(srv, session, out, e, Some(idx));
         return;
     }
     if out.proto == crate::protocol::reply::Protocol::Resp2
@@ -556,7 +569,13 @@ fn execute_with(
         out.simple("QUEUED");
         return;
     }
-    session.local.last_cmd = Some(cmd.name);
+    let sub = (cmd::is_container(cmd.name) && args.len() > 1 && args[1].len() <= 32).then(|| args[1].clone());
+    if let Some(sub) = &sub {
+        // Introspection (CLIENT LIST/INFO) shows the command running now, as Redis does;
+        // other commands are recorded once per batch.
+        *session.handle.last_cmd.lock() = format!("{}|{}", cmd.name, String::from_utf8_lossy(sub).to_ascii_lowercase());
+    }
+    session.local.last_cmd = Some((cmd.name, sub));
     let before = out.len();
     let result = {
         let mut ctx = Ctx { srv, s: session, out };

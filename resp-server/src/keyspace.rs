@@ -39,7 +39,24 @@ struct CursorTable {
     map: HashMap<u64, Vec<u8>>,
     order: VecDeque<u64>,
     bytes: usize,
+    /// The first cursor number handed out (cursors below it, or at/after `next`, were never
+    /// issued by this process).
+    first: u64,
     next: u64,
+}
+
+/// What a cursor number stands for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CursorLookup {
+    /// 0: the start of a scan.
+    Start,
+    /// A position handed out earlier.
+    At(Vec<u8>),
+    /// A cursor handed out earlier and since evicted: the scan restarts (duplicates, no misses).
+    Evicted,
+    /// A number this process never handed out: like Redis with a cursor past the end of its
+    /// table, the scan is over.
+    Foreign,
 }
 
 impl Default for Cursors {
@@ -53,6 +70,7 @@ impl Default for Cursors {
                 map: HashMap::new(),
                 order: VecDeque::new(),
                 bytes: 0,
+                first: (seed % (1 << 40)) + 1,
                 next: (seed % (1 << 40)) + 1,
             }),
         }
@@ -89,6 +107,19 @@ impl Cursors {
             tracing::debug!(cursor = n, "unknown scan cursor: restarting the scan");
         }
         p
+    }
+
+    /// What cursor `n` stands for.
+    pub fn lookup(&self, n: u64) -> CursorLookup {
+        if n == 0 {
+            return CursorLookup::Start;
+        }
+        let t = self.inner.lock();
+        match t.map.get(&n) {
+            Some(p) => CursorLookup::At(p.clone()),
+            None if n >= t.first && n < t.next => CursorLookup::Evicted,
+            None => CursorLookup::Foreign,
+        }
     }
 
     /// Number of cursors remembered.

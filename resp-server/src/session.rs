@@ -68,7 +68,7 @@ pub struct LocalStats {
     /// Writes (for `rdb_changes_since_last_save`).
     pub writes: u64,
     /// Name of the last command run.
-    pub last_cmd: Option<&'static str>,
+    pub last_cmd: Option<(&'static str, Option<bytes::Bytes>)>,
 }
 
 impl LocalStats {

@@ -218,9 +218,9 @@ fn hello(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     }
     if !ctx.s.authenticated {
         return Err(CmdError(
-            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH \
-             <user> <pass> option can be used to authenticate the client and select the RESP protocol version at \
-             the same time"
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> \
+             <pass> option can be used to authenticate the client and select the RESP protocol version at the same \
+             time"
                 .into(),
         ));
     }
@@ -500,6 +500,9 @@ fn client_kill(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         } else if is(opt, "TYPE") {
             kind = Some(client_type_ok(val)?);
         } else if is(opt, "USER") {
+            if !is(val, "default") {
+                return Err(CmdError::err(format_args!("No such user '{}'", show(val))));
+            }
             user = Some(val.clone());
         } else if is(opt, "SKIPME") {
             skipme = if is(val, "YES") {

