@@ -31,6 +31,8 @@ pub(crate) struct GroupState {
     /// `(log_bytes, log_dead_bytes, next_seq)` when the group opened (for `Store::stats`,
     /// which cannot take the writer lock the group holds).
     pub log_stats: (u64, u64, u64),
+    /// Blob files staged by the group's transactions (deleted if not referenced at the end).
+    pub staged: Vec<u64>,
 }
 
 /// The store's group slot: at most one group is open at a time (it holds the writer lock).

@@ -27,7 +27,8 @@ pub use error::{Error, Result};
 pub use iter::{Direction, KeyRange};
 pub use options::{Clock, Condition, Durability, Expiry, Options, PutOptions, WriteOptions};
 pub use store::{
-    BlobPut, Iter, KeyIter, KeyMeta, RecoveryReport, ScanPage, Stats, Store, Txn, ValueReader, WriteBatch,
+    BlobPut, BlobStage, Iter, KeyIter, KeyMeta, RecoveryReport, ScanPage, StagedBlob, Stats, Store, Txn, ValueReader,
+    WriteBatch,
 };
 pub use value::ValueRef;
 

@@ -83,7 +83,7 @@ fn checkpoint_locked(inner: &Inner, maint: &mut Maint) -> Result<()> {
             w.next_seq - 1,
             w.next_segment_id,
             run_id,
-            w.next_blob_id,
+            inner.next_blob_id.load(Ordering::Acquire),
             w.stats.clone(),
             dead,
             counts,

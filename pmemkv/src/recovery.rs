@@ -370,6 +370,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<Inner>> {
     // before acknowledging anything that depends on it.
     w.active.sync()?;
     let durable = lsn(w.active.id(), w.pos);
+    let next_blob_id = w.next_blob_id;
     let view = View { segments: Arc::new(segments), ..view };
     let syncer = Syncer::new(w.active.clone(), durable);
     report.duration = started.elapsed();
@@ -398,6 +399,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<Inner>> {
         group: Default::default(),
         key_counts: Mutex::new(key_counts),
         expire_cursor: Mutex::new(None),
+        next_blob_id: std::sync::atomic::AtomicU64::new(next_blob_id),
     }))
 }
 

@@ -60,6 +60,9 @@ pub(crate) struct Inner {
     pub key_counts: Mutex<KeyCounts>,
     /// Where the incremental purge of expired keys continues (`None`: from the start).
     pub expire_cursor: Mutex<Option<Vec<u8>>>,
+    /// The id the next blob file gets (allocated without the writer lock, so a blob can be
+    /// staged from inside a transaction).
+    pub next_blob_id: AtomicU64,
 }
 
 /// State owned by the checkpoint / merge / compaction path (its mutex serializes them).
@@ -104,6 +107,7 @@ pub(crate) struct Writer {
     pub next_seq: u64,
     pub next_segment_id: u32,
     pub next_run_id: u64,
+    /// Next blob id, as found by recovery (afterwards ids come from `Inner::next_blob_id`).
     pub next_blob_id: u64,
     pub stats: BTreeMap<u32, SegmentStats>,
     /// Blobs superseded at the given LSN; deleted once a checkpoint covers it.
@@ -277,6 +281,26 @@ impl Inner {
             f(&mut n);
             n
         });
+    }
+
+    /// Deletes staged blob files that `committed` does not reference (all of them when the
+    /// transaction did not commit). They were never named by a log record, so nothing else
+    /// can point at them.
+    fn discard_staged(&self, staged: &[u64], committed: Option<&BTreeMap<Vec<u8>, Pending>>) {
+        for id in staged {
+            let used =
+                committed.is_some_and(|p| p.values().any(|x| matches!(x, Pending::PutBlob { id: i, .. } if i == id)));
+            if used {
+                continue;
+            }
+            self.blobs.write().remove(id);
+            let path = self.dir.join(crate::blob::blob_file_name(*id));
+            if let Err(e) = std::fs::remove_file(&path) {
+                if e.kind() != std::io::ErrorKind::NotFound {
+                    tracing::warn!(path = %path.display(), error = %e, "could not delete an unused staged blob");
+                }
+            }
+        }
     }
 
     fn check_value(&self, value: &[u8]) -> Result<()> {
@@ -794,15 +818,28 @@ impl Store {
         let view = inner.view.load();
         let live: Vec<_> = w.stats.values().filter(|s| view.segments.contains_key(&s.id)).collect();
         let log_stats = (live.iter().map(|s| s.total_bytes).sum(), live.iter().map(|s| s.dead_bytes).sum(), w.next_seq);
-        inner.group.open(crate::group::GroupState { pending: BTreeMap::new(), version: w.next_seq, log_stats });
+        inner.group.open(crate::group::GroupState {
+            pending: BTreeMap::new(),
+            version: w.next_seq,
+            log_stats,
+            staged: Vec::new(),
+        });
         let guard = crate::group::CloseOnDrop(&inner.group);
         let r = f();
         // Normal exit: close the group here, keeping its state (the guard is for unwinding).
         std::mem::forget(guard);
         let state = inner.group.close();
-        let r = r?;
+        let r = match r {
+            Ok(r) => r,
+            Err(e) => {
+                inner.discard_staged(&state.staged, None);
+                return Err(e);
+            }
+        };
         let mut ops = pending_ops(&state.pending);
-        let at = inner.commit_locked(&mut w, &mut ops)?;
+        let at = inner.commit_locked(&mut w, &mut ops);
+        inner.discard_staged(&state.staged, at.as_ref().ok().map(|_| &state.pending));
+        let at = at?;
         drop(w);
         inner.wait(at, inner.durability(opts.durability))?;
         Ok(r)
@@ -828,9 +865,16 @@ impl Store {
             pending: std::mem::take(&mut state.pending),
             w: TxnWriter::Group(state.version),
             undo: Some(Vec::new()),
+            staged: Vec::new(),
         };
         let r = f(&mut txn);
-        let Txn { mut pending, undo, .. } = txn;
+        let Txn { mut pending, undo, staged, .. } = txn;
+        if r.is_err() {
+            // This member's blobs cannot be referenced by anything else.
+            inner.discard_staged(&staged, None);
+        } else {
+            state.staged.extend(staged);
+        }
         if r.is_err() {
             for (k, old) in undo.unwrap_or_default().into_iter().rev() {
                 match old {
@@ -872,12 +916,21 @@ impl Store {
             pending: BTreeMap::new(),
             w: TxnWriter::Locked(w),
             undo: None,
+            staged: Vec::new(),
         };
-        let r = f(&mut txn)?;
-        let Txn { pending, w, .. } = txn;
+        let r = match f(&mut txn) {
+            Ok(r) => r,
+            Err(e) => {
+                inner.discard_staged(&txn.staged, None);
+                return Err(e);
+            }
+        };
+        let Txn { pending, w, staged, .. } = txn;
         let TxnWriter::Locked(mut w) = w else { unreachable!("a transaction outside a group holds the lock") };
         let mut ops = pending_ops(&pending);
-        let at = inner.commit_locked(&mut w, &mut ops)?;
+        let at = inner.commit_locked(&mut w, &mut ops);
+        inner.discard_staged(&staged, at.as_ref().ok().map(|_| &pending));
+        let at = at?;
         drop(w);
         inner.wait(at, inner.durability(opts.durability))?;
         Ok(r)
@@ -1042,14 +1095,21 @@ impl Store {
         self.refuse_in_group("a blob write")?;
         check_key(key)?;
         self.inner.poison.check()?;
-        let id = {
-            let mut w = self.inner.writer.lock();
-            let id = w.next_blob_id;
-            w.next_blob_id += 1;
-            id
-        };
+        let id = self.inner.next_blob_id.fetch_add(1, Ordering::AcqRel);
         let writer = BlobWriter::create(&self.inner.dir, id, crate::blob::DEFAULT_BLOB_CHUNK_SIZE)?;
         Ok(BlobPut { store: self, key: key.to_vec(), writer, expire_at_ms: 0 })
+    }
+
+    /// Starts writing a large value into its own blob file, to be put under a key inside a
+    /// transaction ([`Txn::put_blob`]) — for values over the inline limit that must be written
+    /// atomically with other changes. Works inside transactions and atomic groups (no lock is
+    /// taken). A staged blob that is never put is deleted when dropped; one put by a
+    /// transaction that then aborts is deleted at the next open.
+    pub fn stage_blob(&self) -> Result<BlobStage> {
+        self.inner.poison.check()?;
+        let id = self.inner.next_blob_id.fetch_add(1, Ordering::AcqRel);
+        let writer = BlobWriter::create(&self.inner.dir, id, crate::blob::DEFAULT_BLOB_CHUNK_SIZE)?;
+        Ok(BlobStage { writer })
     }
 
     /// A streaming, chunk-verifying reader of the value of `key` (works for any value; for
@@ -1102,6 +1162,14 @@ fn pending_ops(pending: &BTreeMap<Vec<u8>, Pending>) -> Vec<OpRef<'_>> {
             Pending::Put { value, expire_at_ms } => {
                 OpRef { kind: OpKind::Put, key, version: 0, expire_at_ms: *expire_at_ms, value, blob: (0, 0) }
             }
+            Pending::PutBlob { id, len, expire_at_ms } => OpRef {
+                kind: OpKind::PutBlob,
+                key,
+                version: 0,
+                expire_at_ms: *expire_at_ms,
+                value: &[],
+                blob: (*id, *len),
+            },
             Pending::Delete => {
                 OpRef { kind: OpKind::Delete, key, version: 0, expire_at_ms: 0, value: &[], blob: (0, 0) }
             }
@@ -1141,7 +1209,16 @@ pub struct ScanPage {
 /// A write in a transaction not yet committed.
 #[derive(Debug, Clone)]
 pub(crate) enum Pending {
-    Put { value: Vec<u8>, expire_at_ms: u64 },
+    Put {
+        value: Vec<u8>,
+        expire_at_ms: u64,
+    },
+    /// A staged blob file put under the key.
+    PutBlob {
+        id: u64,
+        len: u64,
+        expire_at_ms: u64,
+    },
     Delete,
     SetExpiry(u64),
 }
@@ -1158,6 +1235,8 @@ pub struct Txn<'s> {
     /// Inside an atomic group: the previous pending state of every key this transaction
     /// wrote, to roll back only this transaction if it fails.
     undo: Option<Vec<(Vec<u8>, Option<Pending>)>>,
+    /// Blob files staged by [`Txn::put_blob`] (deleted unless the commit references them).
+    staged: Vec<u64>,
 }
 
 /// How a transaction holds the writer.
@@ -1198,6 +1277,12 @@ impl Txn<'_> {
             Some(Pending::Put { value, expire_at_ms }) => {
                 Ok((*expire_at_ms == 0 || *expire_at_ms > self.now()).then(|| ValueRef::owned(value)))
             }
+            Some(Pending::PutBlob { id, len, expire_at_ms }) => {
+                if *expire_at_ms != 0 && *expire_at_ms <= self.now() {
+                    return Ok(None);
+                }
+                Ok(Some(self.store.inner.resolve(&self.view, ValueLoc::Blob { id: *id, len: *len })?))
+            }
             Some(Pending::Delete) => Ok(None),
             Some(Pending::SetExpiry(e)) => {
                 if *e != 0 && *e <= self.now() {
@@ -1225,6 +1310,13 @@ impl Txn<'_> {
                     version: self.version(),
                     expire_at_ms: (*expire_at_ms != 0).then_some(*expire_at_ms),
                     len: value.len() as u64,
+                }))
+            }
+            Some(Pending::PutBlob { len, expire_at_ms, .. }) => {
+                Ok((*expire_at_ms == 0 || *expire_at_ms > now).then(|| KeyMeta {
+                    version: self.version(),
+                    expire_at_ms: (*expire_at_ms != 0).then_some(*expire_at_ms),
+                    len: *len,
                 }))
             }
             Some(Pending::Delete) => Ok(None),
@@ -1264,6 +1356,18 @@ impl Txn<'_> {
         Ok(())
     }
 
+    /// Puts a staged blob (see [`Store::stage_blob`]) under `key`, with an optional expiry.
+    pub fn put_blob(&mut self, key: &[u8], blob: StagedBlob, expire_at_ms: Option<u64>) -> Result<()> {
+        check_key(key)?;
+        self.note_undo(key);
+        self.staged.push(blob.id);
+        self.pending.insert(
+            key.to_vec(),
+            Pending::PutBlob { id: blob.id, len: blob.len, expire_at_ms: expire_at_ms.map_or(0, |t| t.max(1)) },
+        );
+        Ok(())
+    }
+
     /// Deletes `key`; returns true if it was live.
     pub fn delete(&mut self, key: &[u8]) -> Result<bool> {
         check_key(key)?;
@@ -1286,7 +1390,7 @@ impl Txn<'_> {
         let e = expire_at_ms.map_or(0, |t| t.max(1));
         self.note_undo(key);
         match self.pending.get_mut(key) {
-            Some(Pending::Put { expire_at_ms, .. }) => *expire_at_ms = e,
+            Some(Pending::Put { expire_at_ms, .. }) | Some(Pending::PutBlob { expire_at_ms, .. }) => *expire_at_ms = e,
             _ => {
                 self.pending.insert(key.to_vec(), Pending::SetExpiry(e));
             }
@@ -1316,6 +1420,9 @@ impl Txn<'_> {
                             crc: 0,
                         }),
                     }
+                }
+                Pending::PutBlob { id, len, expire_at_ms } => {
+                    Entry { version, expire_at_ms: *expire_at_ms, value: Some(ValueLoc::Blob { id: *id, len: *len }) }
                 }
                 Pending::Delete => Entry { version, expire_at_ms: 0, value: None },
                 Pending::SetExpiry(e) => match self.stored_live(k).ok().flatten() {
@@ -1423,6 +1530,48 @@ impl Iterator for KeyIter {
     type Item = Result<(Vec<u8>, KeyMeta)>;
     fn next(&mut self) -> Option<Self::Item> {
         self.it.next_key().transpose()
+    }
+}
+
+/// A large value being written for [`Txn::put_blob`] (see [`Store::stage_blob`]). Implements
+/// [`std::io::Write`].
+pub struct BlobStage {
+    writer: BlobWriter,
+}
+
+impl BlobStage {
+    /// Completes the file (fsynced) and returns it, ready to be put under a key.
+    pub fn finish(self) -> Result<StagedBlob> {
+        let info = self.writer.finish()?;
+        Ok(StagedBlob { id: info.id, len: info.len })
+    }
+}
+
+impl std::io::Write for BlobStage {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.writer.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.writer.flush()
+    }
+}
+
+/// A finished blob file not yet referenced by any key (see [`Store::stage_blob`]).
+#[derive(Debug)]
+pub struct StagedBlob {
+    id: u64,
+    len: u64,
+}
+
+impl StagedBlob {
+    /// Length of the value.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// True if the value is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
     }
 }
 

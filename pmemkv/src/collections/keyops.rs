@@ -95,7 +95,8 @@ impl Collections {
         let expiry = txn.meta(&smk)?.and_then(|m| m.expire_at_ms);
         let meta = decode_meta(&raw).ok_or_else(|| malformed(&self.store, src))?;
         let record = match meta {
-            Meta::String => raw,
+            // A string may be too big to put inline (a blob): write it the way strings are.
+            Meta::String => return self.put_string(txn, &meta_key(dst), &raw[1..], expiry),
             Meta::Coll(c) => {
                 let version = txn.version();
                 for space in [ELEM_SPACE, ZINDEX_SPACE] {

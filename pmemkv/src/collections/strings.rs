@@ -1,11 +1,11 @@
 //! Strings: the value is stored in the key's metadata record, right after the type byte, so
 //! a read is one zero-copy lookup and a write is one record.
 
-use crate::collections::keys::{encode_string, meta_key, Meta, STRING_HEADER_LEN};
+use crate::collections::keys::{encode_string, meta_key, KeyType, Meta, STRING_HEADER_LEN};
 use crate::collections::{tx_load, Collections};
 use crate::error::{Error, Result};
 use crate::options::{Condition, Expiry};
-use crate::store::WriteBatch;
+use crate::store::{Txn, WriteBatch};
 use crate::value::ValueRef;
 
 /// Options of [`Collections::str_set`] (Redis `SET`'s `NX`/`XX`, `EX`/`PX`/`KEEPTTL` and `GET`).
@@ -46,7 +46,10 @@ impl Collections {
     /// [`Collections::purge_orphans`]).
     pub fn str_set(&self, key: &[u8], value: &[u8], opts: SetOptions) -> Result<SetOutcome> {
         let mk = meta_key(key);
-        if let (Condition::Always, false, Expiry::Never | Expiry::At(_)) = (opts.condition, opts.get, opts.expiry) {
+        let small = !self.is_big(value.len());
+        if let (true, Condition::Always, false, Expiry::Never | Expiry::At(_)) =
+            (small, opts.condition, opts.get, opts.expiry)
+        {
             // Nothing to read first: one blind write, no transaction.
             let expire_at_ms = match opts.expiry {
                 Expiry::At(t) => t,
@@ -78,7 +81,7 @@ impl Collections {
                 Expiry::At(t) => Some(t),
                 Expiry::Keep => cur.expiry,
             };
-            txn.put_with_expiry(&mk, &encode_string(value), expiry)?;
+            self.put_string(txn, &mk, value, expiry)?;
             Ok(SetOutcome { applied: true, old })
         })
     }
@@ -98,7 +101,7 @@ impl Collections {
                 }
             }
             for (k, v) in pairs {
-                txn.put(&meta_key(k.as_ref()), &encode_string(v.as_ref()))?;
+                self.put_string(txn, &meta_key(k.as_ref()), v.as_ref(), None)?;
             }
             Ok(true)
         })
@@ -107,6 +110,14 @@ impl Collections {
     /// Sets several strings as plain `SET`s would (no condition, no expiry, no old value) in
     /// one atomic write: the pipelined-`SET` fast path. A later pair for the same key wins.
     pub fn str_put_many<K: AsRef<[u8]>, V: AsRef<[u8]>>(&self, pairs: &[(K, V)]) -> Result<()> {
+        if pairs.iter().any(|(_, v)| self.is_big(v.as_ref().len())) {
+            return self.store.update(|txn| {
+                for (k, v) in pairs {
+                    self.put_string(txn, &meta_key(k.as_ref()), v.as_ref(), None)?;
+                }
+                Ok(())
+            });
+        }
         let mut b = WriteBatch::new();
         for (k, v) in pairs {
             b.put(meta_key(k.as_ref()), encode_string(v.as_ref()));
@@ -132,10 +143,29 @@ impl Collections {
             };
             let (new, r) = f(old)?;
             if let Some(new) = new {
-                txn.put_with_expiry(&meta_key(key), &encode_string(&new), cur.expiry)?;
+                self.put_string(txn, &meta_key(key), &new, cur.expiry)?;
             }
             Ok(r)
         })
+    }
+
+    /// True if a string of `len` bytes is too large for the log and goes to a blob file.
+    fn is_big(&self, len: usize) -> bool {
+        (STRING_HEADER_LEN + len) as u64 > self.store.options().max_inline_value
+    }
+
+    /// Writes the metadata record of a string in `txn`: inline in the log when it fits,
+    /// otherwise as a blob file (streamed in chunks, committed with the transaction), so
+    /// strings up to Redis's 512 MB limit (and beyond) work.
+    pub(crate) fn put_string(&self, txn: &mut Txn<'_>, mk: &[u8], value: &[u8], expiry: Option<u64>) -> Result<()> {
+        if !self.is_big(value.len()) {
+            return txn.put_with_expiry(mk, &encode_string(value), expiry);
+        }
+        let mut stage = self.store.stage_blob()?;
+        let io = |e: std::io::Error| Error::io("writing a large string to its blob file", e);
+        std::io::Write::write_all(&mut stage, &[KeyType::String.to_byte()]).map_err(io)?;
+        std::io::Write::write_all(&mut stage, value).map_err(io)?;
+        txn.put_blob(mk, stage.finish()?, expiry)
     }
 
     /// Adds `delta` to the integer in string `key` (`INCRBY`; an absent key counts as 0) and

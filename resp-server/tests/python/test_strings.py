@@ -119,11 +119,6 @@ def test_incrbyfloat_digits_are_redis_s(r):
     assert r.get("big") == b"5200.00000014999999998"
 
 
-@pytest.mark.pmemkv_bug(
-    reason="strings of 32 MiB or more are refused: SET big <32 MiB> replies 'ERR string of 33554433 bytes exceeds "
-    "the maximum allowed size (33554432 bytes)' (an engine limit; Redis 7 replies OK up to proto-max-bulk-len, "
-    "512 MB); APPEND and SETRANGE past 32 MiB fail the same way"
-)
 def test_strings_of_32_mib_and_more(r):
     big = b"w" * (32 << 20)
     assert r.set("weights", big) is True
