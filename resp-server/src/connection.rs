@@ -21,7 +21,6 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::clients::ClientHandle;
 use crate::cmd::{self, flags, Ctx};
-use crate::config::AppendFsync;
 use crate::error::CmdError;
 use crate::keyspace::db_key;
 use crate::protocol::reply::{Protocol, Reply};
@@ -65,7 +64,7 @@ where
                 }
                 continue;
             }
-            let timeout = idle_timeout(&srv, &session, monitor.is_some());
+            let timeout = idle_timeout(&srv, &mut session, monitor.is_some());
             if conn.inbuf.capacity() - conn.inbuf.len() < READ_CHUNK / 2 {
                 conn.inbuf.reserve(READ_CHUNK);
             }
@@ -111,8 +110,7 @@ where
                     handle.touch();
                     conn.process(&mut session, &mut out, &mut stream).await?;
                     handle.qbuf.store(conn.inbuf.len(), Ordering::Relaxed);
-                    let limit = srv.config.read().client_query_buffer_limit;
-                    if conn.inbuf.len() as u64 > limit {
+                    if conn.inbuf.len() as u64 > session.cfg.query_buffer_limit {
                         tracing::warn!(client = handle.id, addr = %handle.addr, bytes = conn.inbuf.len(),
                             "closing client that exceeded the query buffer limit");
                         return Ok(());
@@ -193,8 +191,9 @@ async fn sleep_opt(d: Option<Duration>) {
 
 /// The idle timeout that applies to this client now (monitors and subscribers are exempt,
 /// as in Redis).
-fn idle_timeout(srv: &Shared, s: &Session, monitor: bool) -> Option<Duration> {
-    let t = srv.config.read().timeout;
+fn idle_timeout(srv: &Shared, s: &mut Session, monitor: bool) -> Option<Duration> {
+    s.cfg.refresh(srv);
+    let t = s.cfg.timeout;
     (t > 0 && !monitor && s.subscriptions() == 0).then(|| Duration::from_secs(t))
 }
 
@@ -231,15 +230,9 @@ impl Conn<'_> {
         let srv = self.srv;
         let mut batch: Vec<Vec<Bytes>> = Vec::new();
         loop {
-            let (max_bulk, env) = {
-                let c = srv.config.read();
-                let env = BatchEnv {
-                    slowlog_threshold: c.slowlog_log_slower_than,
-                    slowlog_max_len: c.slowlog_max_len,
-                    monitors: srv.monitors.load(Ordering::Relaxed) > 0,
-                };
-                (c.proto_max_bulk_len.min(i64::MAX as u64) as i64, env)
-            };
+            session.cfg.refresh(srv);
+            let max_bulk = session.cfg.max_bulk;
+            let env = BatchEnv::read(srv, session);
             // Parse ahead as far as the buffer goes (one command at a time before AUTH, since
             // authenticating changes the limits the next command is parsed under).
             let mut proto_err = None;
@@ -309,7 +302,7 @@ impl Conn<'_> {
 /// the batch's replies are withheld — nothing in it may be acknowledged — and the client is
 /// told why and disconnected (the store is poisoned and refuses later writes).
 async fn make_durable(srv: &Arc<Shared>, session: &mut Session, out: &mut Reply) {
-    if !std::mem::take(&mut session.wrote) || srv.config.read().appendfsync != AppendFsync::Always {
+    if !std::mem::take(&mut session.wrote) || !session.cfg.fsync_always {
         return;
     }
     let store = srv.store.clone();
@@ -333,11 +326,11 @@ struct BatchEnv {
 }
 
 impl BatchEnv {
-    fn read(srv: &Shared) -> BatchEnv {
-        let c = srv.config.read();
+    fn read(srv: &Shared, session: &mut Session) -> BatchEnv {
+        session.cfg.refresh(srv);
         BatchEnv {
-            slowlog_threshold: c.slowlog_log_slower_than,
-            slowlog_max_len: c.slowlog_max_len,
+            slowlog_threshold: session.cfg.slowlog_threshold,
+            slowlog_max_len: session.cfg.slowlog_max_len,
             monitors: srv.monitors.load(Ordering::Relaxed) > 0,
         }
     }
@@ -507,7 +500,7 @@ fn run_set_batch(
 
 /// Runs one command: lookup, checks, the handler, statistics, slow log and monitor feed.
 pub fn execute(srv: &Shared, session: &mut Session, out: &mut Reply, args: &[Bytes]) {
-    let env = BatchEnv::read(srv);
+    let env = BatchEnv::read(srv, session);
     execute_with(srv, session, out, args, &env, &mut Instant::now());
     srv.stats.absorb(&mut session.local);
 }
@@ -640,7 +633,7 @@ pub fn key_args<'a>(cmd: &cmd::Command, args: &'a [Bytes]) -> impl Iterator<Item
 /// fails with that error instead.
 pub fn exec_queued(ctx: &mut Ctx<'_>, queued: &[Vec<Bytes>]) -> crate::error::CmdResult {
     let srv = ctx.srv;
-    let env = BatchEnv::read(srv);
+    let env = BatchEnv::read(srv, ctx.s);
     let mut clock = Instant::now();
     let before = ctx.out.len();
     ctx.out.array(queued.len());

@@ -49,9 +49,52 @@ pub struct Session {
     /// Keys this client's commands made ready for blocked clients, served after the command
     /// (after `EXEC` for a transaction).
     pub ready_keys: Vec<(u8, Bytes)>,
+    /// The settings the connection's hot path reads, cached (see [`ConnConfig`]).
+    pub cfg: ConnConfig,
     /// Statistics of the current batch, added to the server's counters once per batch (so
     /// that connections on different cores do not contend on shared counters per command).
     pub local: LocalStats,
+}
+
+/// Settings a connection reads on every batch, copied from the shared configuration and
+/// refreshed only when its generation changes: reading the shared lock on every command would
+/// make the connections on different cores contend for its cache line.
+#[derive(Debug, Clone, Default)]
+pub struct ConnConfig {
+    /// `config_gen` this copy was taken at (`u64::MAX`: never).
+    pub generation: u64,
+    /// Idle timeout in seconds (0: none).
+    pub timeout: u64,
+    /// Largest bulk argument.
+    pub max_bulk: i64,
+    /// Largest unparsed query buffer.
+    pub query_buffer_limit: u64,
+    /// `appendfsync always`.
+    pub fsync_always: bool,
+    /// Slow-log threshold in microseconds (negative: off).
+    pub slowlog_threshold: i64,
+    /// Slow-log length.
+    pub slowlog_max_len: u64,
+}
+
+impl ConnConfig {
+    /// Refreshes the copy if the configuration changed since it was taken.
+    pub fn refresh(&mut self, srv: &crate::shared::Shared) {
+        let g = srv.config_gen.load(std::sync::atomic::Ordering::Acquire);
+        if g == self.generation && self.max_bulk != 0 {
+            return;
+        }
+        let c = srv.config.read();
+        *self = ConnConfig {
+            generation: g,
+            timeout: c.timeout,
+            max_bulk: c.proto_max_bulk_len.min(i64::MAX as u64) as i64,
+            query_buffer_limit: c.client_query_buffer_limit,
+            fsync_always: c.appendfsync == crate::config::AppendFsync::Always,
+            slowlog_threshold: c.slowlog_log_slower_than,
+            slowlog_max_len: c.slowlog_max_len,
+        };
+    }
 }
 
 /// Per-batch statistics of one connection.
@@ -107,6 +150,7 @@ impl Session {
             blocked_args: None,
             ready_keys: Vec::new(),
             local: LocalStats::default(),
+            cfg: ConnConfig::default(),
         }
     }
 

@@ -164,8 +164,11 @@ pub struct Shared {
     pub store: Arc<Store>,
     /// Typed collections on it.
     pub colls: Collections,
-    /// Live configuration.
+    /// Live configuration. Change it only through [`Shared::update_config`], which bumps
+    /// `config_gen` so connections refresh their cached copy.
     pub config: RwLock<Config>,
+    /// Bumped at every configuration change.
+    pub config_gen: AtomicU64,
     /// Connected clients.
     pub clients: Clients,
     /// Statistics.
@@ -216,6 +219,7 @@ impl Shared {
             store,
             colls,
             config: RwLock::new(config),
+            config_gen: AtomicU64::new(0),
             clients: Clients::default(),
             stats: Stats::new(),
             cursors: Cursors::default(),
@@ -230,6 +234,13 @@ impl Shared {
             dirty: AtomicU64::new(0),
             tcp_port: AtomicU16::new(port),
         }
+    }
+
+    /// Replaces the configuration and tells connections to refresh their cached settings.
+    pub fn update_config(&self, f: impl FnOnce(&mut Config)) {
+        let mut c = self.config.write();
+        f(&mut c);
+        self.config_gen.fetch_add(1, Ordering::Release);
     }
 
     /// The current time in ms since the Unix epoch, from the store's clock (expiry uses it).

@@ -395,14 +395,14 @@ fn config_set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         }
         chosen.push((p, String::from_utf8_lossy(&pair[1]).into_owned()));
     }
-    let mut live = ctx.srv.config.write();
+    let live = ctx.srv.config.read();
     let mut next = live.clone();
     for (p, value) in &chosen {
         next.set(p.name, std::slice::from_ref(value)).map_err(|e| failed(p.name, &e.0))?;
     }
     let pubsub_limit = next.output_pubsub;
-    *live = next;
     drop(live);
+    ctx.srv.update_config(|c| *c = next);
     ctx.srv.pubsub.set_limit(pubsub_limit);
     ctx.out.ok();
     Ok(())

@@ -250,9 +250,12 @@ pub fn hit(ctx: &mut Ctx<'_>, found: bool) {
 /// GET key
 /// ```
 fn get(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let v = ctx.srv.colls.str_get(&ctx.key(&args[1]))?;
-    hit(ctx, v.is_some());
-    ctx.out.opt_bulk(v.as_deref());
+    let out = &mut *ctx.out;
+    let found = ctx.srv.colls.str_get_with(&[&[ctx.s.db], &args[1]], |v| {
+        out.opt_bulk(v);
+        v.is_some()
+    })?;
+    hit(ctx, found);
     Ok(())
 }
 
