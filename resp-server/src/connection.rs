@@ -521,7 +521,9 @@ fn execute_with(
     env: &BatchEnv,
     clock: &mut Instant,
 ) {
-    let Some((idx, cmd)) = cmd::lookup(&args[0]) else {
+    // Pipelines repeat commands: try the previous one before the table.
+    let cached = session.last_lookup.filter(|(_, c)| args[0].eq_ignore_ascii_case(c.name.as_bytes()));
+    let Some((idx, cmd)) = cached.or_else(|| cmd::lookup(&args[0])) else {
         let mut msg = format!("unknown command '{}', with args beginning with: ", cmd::show(&args[0]));
         for a in args.iter().skip(1) {
             msg.push_str(&format!("'{}' ", cmd::show(a)));
@@ -529,6 +531,7 @@ fn execute_with(
         reject(srv, session, out, CmdError::err(msg), None);
         return;
     };
+    session.last_lookup = Some((idx, cmd));
     if !cmd.arity_ok(args.len()) {
         reject(srv, session, out, CmdError::wrong_args(cmd.name), Some(idx));
         return;

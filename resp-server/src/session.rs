@@ -51,6 +51,8 @@ pub struct Session {
     pub ready_keys: Vec<(u8, Bytes)>,
     /// The settings the connection's hot path reads, cached (see [`ConnConfig`]).
     pub cfg: ConnConfig,
+    /// The command looked up last (pipelines repeat commands).
+    pub last_lookup: Option<(usize, &'static crate::cmd::Command)>,
     /// Statistics of the current batch, added to the server's counters once per batch (so
     /// that connections on different cores do not contend on shared counters per command).
     pub local: LocalStats,
@@ -151,6 +153,7 @@ impl Session {
             ready_keys: Vec::new(),
             local: LocalStats::default(),
             cfg: ConnConfig::default(),
+            last_lookup: None,
         }
     }
 

@@ -46,7 +46,8 @@ impl Collections {
     /// key holds a collection. The fastest read: one key allocation, no reference count, no
     /// copy before `f`.
     pub fn str_get_with<R>(&self, key_parts: &[&[u8]], f: impl FnOnce(Option<&[u8]>) -> R) -> Result<R> {
-        let mut mk = Vec::with_capacity(1 + key_parts.iter().map(|p| p.len()).sum::<usize>());
+        // Short keys are built on the stack: no allocation on the `GET` path.
+        let mut mk: smallvec::SmallVec<[u8; 64]> = smallvec::SmallVec::new();
         mk.push(crate::collections::keys::META_SPACE);
         for p in key_parts {
             mk.extend_from_slice(p);

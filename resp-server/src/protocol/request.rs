@@ -61,6 +61,8 @@ struct Partial {
 #[derive(Debug, Default)]
 pub struct RequestParser {
     partial: Option<Partial>,
+    /// Argument positions of the last request, kept to reuse its allocation.
+    spare: Vec<(usize, usize)>,
 }
 
 impl RequestParser {
@@ -101,12 +103,10 @@ impl RequestParser {
                     continue;
                 }
                 let n = n as usize;
-                self.partial = Some(Partial {
-                    remaining: n,
-                    args: Vec::with_capacity(n.min(PREALLOC_ARGS)),
-                    bulk_len: None,
-                    pos: next,
-                });
+                let mut args = std::mem::take(&mut self.spare);
+                args.clear();
+                args.reserve(n.min(PREALLOC_ARGS));
+                self.partial = Some(Partial { remaining: n, args, bulk_len: None, pos: next });
             }
             let p = self.partial.as_mut().expect("partial request");
             while p.remaining > 0 {
@@ -150,7 +150,11 @@ impl RequestParser {
             }
             let p = self.partial.take().expect("partial request");
             let whole = buf.split_to(p.pos).freeze();
-            return Ok(Some(p.args.into_iter().map(|(a, b)| whole.slice(a..b)).collect()));
+            let out = p.args.iter().map(|&(a, b)| whole.slice(a..b)).collect();
+            if p.args.capacity() <= PREALLOC_ARGS {
+                self.spare = p.args;
+            }
+            return Ok(Some(out));
         }
     }
 }
