@@ -3,6 +3,7 @@
 //! `HGETALL`/`HSCAN` are ordered scans of the hash's key range.
 
 use crate::collections::keys::{elem_key, space_prefix, KeyType, ELEM_SPACE};
+use crate::collections::sample::random_subkeys;
 use crate::collections::strings::parse_i64;
 use crate::collections::{page, scan_range, tx_coll, tx_coll_or_new, tx_store_meta, Collections, ScanResult};
 use crate::error::{Error, Result};
@@ -130,5 +131,105 @@ impl Collections {
             tx_store_meta(txn, key, &m, expiry)?;
             Ok(n)
         })
+    }
+
+    /// The values of `fields` in hash `key` (`HMGET`; also `HGET`, `HSTRLEN`, `HEXISTS` with
+    /// one field), zero-copy, in argument order. `None` if the hash does not exist (so a
+    /// caller can tell a missing key from missing fields). One metadata lookup, then O(log n)
+    /// per field.
+    pub fn hmget<F: AsRef<[u8]>>(&self, key: &[u8], fields: &[F]) -> Result<Option<Vec<Option<ValueRef>>>> {
+        let Some(m) = self.load_coll(key, KeyType::Hash)? else { return Ok(None) };
+        let prefix = space_prefix(ELEM_SPACE, key, m.version);
+        let mut ek = prefix.clone();
+        let mut out = Vec::with_capacity(fields.len());
+        for f in fields {
+            ek.truncate(prefix.len());
+            ek.extend_from_slice(f.as_ref());
+            out.push(self.store.get(&ek)?);
+        }
+        Ok(Some(out))
+    }
+
+    /// All fields of hash `key` in field order (`HKEYS`), without reading values.
+    pub fn hkeys(&self, key: &[u8]) -> Result<Vec<Vec<u8>>> {
+        let Some(m) = self.load_coll(key, KeyType::Hash)? else { return Ok(Vec::new()) };
+        let prefix = space_prefix(ELEM_SPACE, key, m.version);
+        self.store
+            .iter_range(KeyRange::prefix(&prefix), Direction::Forward)
+            .keys()
+            .map(|r| r.map(|(k, _)| k[prefix.len()..].to_vec()))
+            .collect()
+    }
+
+    /// All values of hash `key` in field order (`HVALS`).
+    pub fn hvals(&self, key: &[u8]) -> Result<Vec<ValueRef>> {
+        let Some(m) = self.load_coll(key, KeyType::Hash)? else { return Ok(Vec::new()) };
+        let prefix = space_prefix(ELEM_SPACE, key, m.version);
+        self.store.iter_range(KeyRange::prefix(&prefix), Direction::Forward).map(|r| r.map(|(_, v)| v)).collect()
+    }
+
+    /// Atomically reads and optionally rewrites one field of hash `key`, keeping the hash's
+    /// expiry: `f` gets the field's current value (`None` if the field or the hash is absent)
+    /// and returns the new value (`None` = leave it) and a result. A new field creates the
+    /// hash if needed; an `Err` from `f` writes nothing. One transaction, O(log n). The
+    /// building block of `HINCRBYFLOAT`-like read-modify-write commands. `WrongType` (before
+    /// `f` runs) if the key holds another type.
+    pub fn hupdate<R>(
+        &self,
+        key: &[u8],
+        field: &[u8],
+        f: impl FnOnce(Option<&[u8]>) -> Result<(Option<Vec<u8>>, R)>,
+    ) -> Result<R> {
+        self.store.update(|txn| {
+            let (mut m, expiry) = tx_coll_or_new(&self.store, txn, key, KeyType::Hash)?;
+            let ek = elem_key(key, m.version, field);
+            let cur = txn.get(&ek)?;
+            let (new, r) = f(cur.as_deref())?;
+            if let Some(new) = new {
+                if cur.is_none() {
+                    m.count += 1;
+                    tx_store_meta(txn, key, &m, expiry)?;
+                }
+                txn.put(&ek, &new)?;
+            }
+            Ok(r)
+        })
+    }
+
+    /// Random fields of hash `key` (`HRANDFIELD`), with their values if `with_values`.
+    ///
+    /// With `distinct`, `min(count, HLEN)` different fields (all of them, in field order, if
+    /// `count >= HLEN`); without, `count` independent picks that may repeat. `seed` seeds the
+    /// generator (pass a random one). Small hashes (and requests for a large share of the
+    /// hash) are sampled exactly uniformly from one streaming read; otherwise each pick costs
+    /// a few O(log n) seeks into the field space and never reads the whole hash. Those picks
+    /// are uniform for common field layouts, with a bounded, documented bias for skewed ones:
+    /// see the `sample` module (`pmemkv/src/collections/sample.rs`). Returns an empty list if
+    /// the hash does not exist, and fewer items only if fields are deleted concurrently.
+    pub fn hrandfield(
+        &self,
+        key: &[u8],
+        count: u64,
+        distinct: bool,
+        with_values: bool,
+        seed: u64,
+    ) -> Result<Vec<(Vec<u8>, Option<ValueRef>)>> {
+        let Some(m) = self.load_coll(key, KeyType::Hash)? else { return Ok(Vec::new()) };
+        let prefix = space_prefix(ELEM_SPACE, key, m.version);
+        let fields = random_subkeys(&self.store, &prefix, m.count, count, distinct, seed)?;
+        if !with_values {
+            return Ok(fields.into_iter().map(|f| (f, None)).collect());
+        }
+        let mut out = Vec::with_capacity(fields.len());
+        let mut ek = prefix.clone();
+        for f in fields {
+            ek.truncate(prefix.len());
+            ek.extend_from_slice(&f);
+            // A field deleted since it was picked is left out.
+            if let Some(v) = self.store.get(&ek)? {
+                out.push((f, Some(v)));
+            }
+        }
+        Ok(out)
     }
 }
