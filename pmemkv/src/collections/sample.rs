@@ -24,18 +24,24 @@
 //! walk reaches at least `c` times as often as a fair `1/n` is exactly as likely as any other,
 //! and a sub-key reached less often is under-represented by the factor `n · p(x) / c`. The
 //! walk's shares ignore subtree sizes, so that happens to sub-keys in a subtree much larger
-//! than its siblings (more than `1/c` = 4 times their average size), or behind a narrow gap in
-//! a sparse span of binary bytes. For common layouts — fixed- or variable-width counters,
-//! decimal/hex/base64 ids, random binary, words under a shared prefix — every `p(x)` stays
-//! above `c/n` (or nearly so) and the picks are uniform. If every try is rejected (only for
-//! very skewed layouts) the candidate with the smallest `p(x)` is returned.
+//! than its siblings (together, along the path, more than `1/c` = 8 times their fair share),
+//! or behind narrow gaps in sparse spans of binary bytes. Common layouts stay within that:
+//! fixed-width counters, variable-width counters (`1..N` puts at most about 10 times more
+//! keys under the leading digit `1` than under the others), decimal/hex/base64 ids, random
+//! binary, words under a shared prefix — their picks are uniform (see
+//! `pmemkv/tests/hashes.rs`). Variable-width counters whose range ends just past a power of
+//! ten by about half of it (e.g. `1..150000`) exceed it: the keys under the leading `1` come
+//! up about 25% less often than the others. If every try is rejected (only for very skewed
+//! layouts) the candidate with the smallest `p(x)` is returned.
 //!
 //! **Cost.** A walk does O(1) seeks (each O(log n)) per trie level on its path, except that
-//! listing a node's branches costs one seek per branch once per request; about log n / log
-//! (fan-out) levels are walked, and a pick takes `1 / acceptance` (≈ 1/c = 4) walks on
-//! average. Memory is O(sub-key length · cached nodes). Reads are not transactional: a
-//! collection changed during a request yields picks from the old or the new contents, or
-//! nothing if it became empty.
+//! listing a node's branches costs one seek per branch; about log n / log(fan-out) levels
+//! are walked, and a pick takes `1 / acceptance` (about 1/c = 8) walks on average. Explored
+//! nodes are remembered for the rest of the request (up to [`MAX_CACHED`] nodes and
+//! [`MAX_CACHED_KEYS`] sub-keys), so the walks of one request share their upper levels and
+//! a request for many picks settles to a few hash-map lookups per walk. Reads are not
+//! transactional: a collection changed during a request yields picks from the old or the
+//! new contents, or nothing if it became empty.
 
 use std::collections::{HashMap, HashSet};
 use std::ops::Bound;
@@ -46,23 +52,26 @@ use crate::iter::{Direction, KeyRange};
 use crate::store::Store;
 
 /// Most walks per pick before the best rejected candidate is returned.
-pub const MAX_TRIES: usize = 64;
+pub const MAX_TRIES: usize = 128;
 
 /// The rejection target `c`: a walk's pick is accepted with probability `c / (n · p(x))`.
-pub const TARGET: f64 = 0.25;
+pub const TARGET: f64 = 0.125;
 
 /// Subtrees of at most this many sub-keys are read whole.
-pub const SMALL_NODE: usize = 32;
+pub const SMALL_NODE: usize = 48;
 
 /// Branch bytes spanning at most this many values are listed.
 pub const LIST_MAX: u32 = 64;
 
 /// Most trie nodes remembered during one request.
-const MAX_CACHED: usize = 4096;
+pub const MAX_CACHED: usize = 4096;
+
+/// Most sub-keys of small nodes remembered during one request.
+pub const MAX_CACHED_KEYS: usize = 1 << 16;
 
 /// Collections up to this size are always sampled exactly, from a full read of their
 /// sub-keys (cheaper than a few walks).
-pub const SMALL: u64 = 256;
+pub const SMALL: u64 = 1024;
 
 /// A small, fast, seedable PRNG (SplitMix64). Not cryptographic.
 #[derive(Debug, Clone)]
@@ -132,9 +141,19 @@ enum Explored {
     /// Nothing (the collection changed).
     Empty,
     /// At most [`SMALL_NODE`] sub-keys, all of them.
-    Small(Vec<Vec<u8>>),
+    Small(Rc<Vec<Vec<u8>>>),
     /// A larger node.
     Inner(Rc<Node>),
+}
+
+impl Clone for Explored {
+    fn clone(&self) -> Explored {
+        match self {
+            Explored::Empty => Explored::Empty,
+            Explored::Small(k) => Explored::Small(k.clone()),
+            Explored::Inner(n) => Explored::Inner(n.clone()),
+        }
+    }
 }
 
 /// Random picks among the sub-keys under one element prefix (see the module documentation).
@@ -146,14 +165,16 @@ pub struct Sampler<'a> {
     /// The collection's size (its metadata count), the base of the rejection step.
     n: u64,
     rng: Rng,
-    /// Large nodes explored so far, by the prefix the walk entered them with.
-    cache: HashMap<Vec<u8>, Rc<Node>>,
+    /// Nodes explored so far, by the prefix the walk entered them with.
+    cache: HashMap<Vec<u8>, Explored>,
+    /// Sub-keys held by cached small nodes.
+    cached_keys: usize,
 }
 
 impl<'a> Sampler<'a> {
     /// A sampler over the sub-keys under `prefix` of a collection of `n` elements.
     pub fn new(store: &'a Store, prefix: Vec<u8>, n: u64, seed: u64) -> Sampler<'a> {
-        Sampler { store, prefix, n: n.max(1), rng: Rng::new(seed), cache: HashMap::new() }
+        Sampler { store, prefix, n: n.max(1), rng: Rng::new(seed), cache: HashMap::new(), cached_keys: 0 }
     }
 
     fn full(&self, sub: &[u8]) -> Vec<u8> {
@@ -204,11 +225,25 @@ impl<'a> Sampler<'a> {
         Ok(self.first_from(&from, prefix)?.and_then(|k| k.get(prefix.len()).copied()))
     }
 
-    /// The subtree under `entry`.
+    /// The subtree under `entry`, remembered for the rest of the request while the cache has
+    /// room.
     fn explore(&mut self, entry: &[u8]) -> Result<Explored> {
-        if let Some(n) = self.cache.get(entry) {
-            return Ok(Explored::Inner(n.clone()));
+        if let Some(e) = self.cache.get(entry) {
+            return Ok(e.clone());
         }
+        let e = self.explore_uncached(entry)?;
+        let keys = match &e {
+            Explored::Small(k) => k.len(),
+            _ => 0,
+        };
+        if self.cache.len() < MAX_CACHED && self.cached_keys + keys <= MAX_CACHED_KEYS {
+            self.cached_keys += keys;
+            self.cache.insert(entry.to_vec(), e.clone());
+        }
+        Ok(e)
+    }
+
+    fn explore_uncached(&mut self, entry: &[u8]) -> Result<Explored> {
         let plen = self.prefix.len();
         let mut keys = Vec::new();
         for r in self.store.iter_range(self.range(entry), Direction::Forward).keys() {
@@ -218,22 +253,24 @@ impl<'a> Sampler<'a> {
             }
         }
         if keys.len() <= SMALL_NODE {
-            return Ok(if keys.is_empty() { Explored::Empty } else { Explored::Small(keys) });
+            return Ok(if keys.is_empty() { Explored::Empty } else { Explored::Small(Rc::new(keys)) });
         }
-        let Some(last) = self.one(self.range(entry), Direction::Reverse)? else { return Ok(Explored::Small(keys)) };
+        let Some(last) = self.one(self.range(entry), Direction::Reverse)? else {
+            return Ok(Explored::Small(Rc::new(keys)));
+        };
         let first = &keys[0];
         let d = first.iter().zip(&last).take_while(|(a, b)| a == b).count();
         // Sorted sub-keys all share the prefix of the first and the last; `keys[1]` is longer
         // than `d` when the first is the prefix itself. A concurrent change could break that.
         let terminal = first.len() == d;
         if d < entry.len() || last.len() <= d || keys[1].len() <= d {
-            return Ok(Explored::Small(keys));
+            return Ok(Explored::Small(Rc::new(keys)));
         }
         let prefix = first[..d].to_vec();
         let lo = if terminal { keys[1][d] } else { first[d] };
         let hi = last[d];
         if hi < lo {
-            return Ok(Explored::Small(keys));
+            return Ok(Explored::Small(Rc::new(keys)));
         }
         let branch = if ((hi - lo) as u32) < LIST_MAX {
             // The keys already read give the first branches; seek for the rest.
@@ -259,11 +296,7 @@ impl<'a> Sampler<'a> {
         } else {
             Branch::Span { lo, hi }
         };
-        let node = Rc::new(Node { prefix, terminal, branch });
-        if self.cache.len() < MAX_CACHED {
-            self.cache.insert(entry.to_vec(), node.clone());
-        }
-        Ok(Explored::Inner(node))
+        Ok(Explored::Inner(Rc::new(Node { prefix, terminal, branch })))
     }
 
     /// One walk down the trie: a sub-key and the probability the walk had of reaching it.
@@ -274,10 +307,9 @@ impl<'a> Sampler<'a> {
         loop {
             let node = match self.explore(&entry)? {
                 Explored::Empty => return Ok(None),
-                Explored::Small(mut keys) => {
+                Explored::Small(keys) => {
                     let i = self.rng.below(keys.len() as u64) as usize;
-                    let n = keys.len() as f64;
-                    return Ok(Some((keys.swap_remove(i), prob / n)));
+                    return Ok(Some((keys[i].clone(), prob / keys.len() as f64)));
                 }
                 Explored::Inner(node) => node,
             };

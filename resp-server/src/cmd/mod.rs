@@ -9,6 +9,7 @@
 //! command runs, so commands can index their arguments up to the arity directly.
 
 pub mod connection;
+pub mod hashes;
 pub mod keys;
 pub mod server;
 pub mod strings;
@@ -25,7 +26,8 @@ use crate::session::Session;
 use crate::shared::Shared;
 
 /// The families, in `COMMAND LIST` order.
-pub static FAMILIES: &[&[Command]] = &[connection::COMMANDS, server::COMMANDS, keys::COMMANDS, strings::COMMANDS];
+pub static FAMILIES: &[&[Command]] =
+    &[connection::COMMANDS, server::COMMANDS, keys::COMMANDS, strings::COMMANDS, hashes::COMMANDS];
 
 /// A command handler.
 pub type Handler = fn(&mut Ctx<'_>, &[Bytes]) -> CmdResult;

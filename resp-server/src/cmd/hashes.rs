@@ -1,0 +1,470 @@
+//! Hash commands: HSET, HSETNX, HGET, HMGET, HMSET, HGETALL, HDEL, HLEN, HEXISTS, HKEYS,
+//! HVALS, HINCRBY, HINCRBYFLOAT, HSTRLEN, HSCAN, HRANDFIELD.
+//!
+//! Every field is its own engine key, so a field read or write is O(log n) whatever the size
+//! of the hash, and every write is one engine transaction. Replies, errors and edge cases
+//! follow Redis 7.0's `t_hash.c`: the argument checks happen in the same order (so the same
+//! error wins), a hash is deleted with its last field, `HGETALL` is a map in RESP3, and
+//! `HRANDFIELD … WITHVALUES` nests pairs in RESP3.
+
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+
+use super::flags::*;
+use super::strings::format_float_plain;
+use super::{int_arg, is, parse_float, Command, Ctx};
+use crate::error::{CmdError, CmdResult};
+use crate::glob::{glob_match, matches_all};
+
+macro_rules! hash_cmd {
+    ($name:literal, $arity:expr, $flags:expr, $summary:literal, $since:literal, $run:expr) => {
+        Command {
+            name: $name,
+            arity: $arity,
+            flags: $flags,
+            first_key: 1,
+            last_key: 1,
+            step: 1,
+            group: "hash",
+            summary: $summary,
+            since: $since,
+            run: $run,
+        }
+    };
+}
+
+/// The hash family.
+pub static COMMANDS: &[Command] = &[
+    hash_cmd!(
+        "hset",
+        -4,
+        WRITE | DENYOOM | FAST,
+        "Creates or modifies the value of a field in a hash.",
+        "2.0.0",
+        hset
+    ),
+    hash_cmd!(
+        "hsetnx",
+        4,
+        WRITE | DENYOOM | FAST,
+        "Sets the value of a field in a hash only when the field doesn't exist.",
+        "2.0.0",
+        hsetnx
+    ),
+    hash_cmd!("hget", 3, READONLY | FAST, "Returns the value of a field in a hash.", "2.0.0", hget),
+    hash_cmd!("hmget", -3, READONLY | FAST, "Returns the values of all fields in a hash.", "2.0.0", hmget),
+    hash_cmd!("hmset", -4, WRITE | DENYOOM | FAST, "Sets the values of multiple fields.", "2.0.0", hmset),
+    hash_cmd!("hgetall", 2, READONLY, "Returns all fields and values in a hash.", "2.0.0", hgetall),
+    hash_cmd!(
+        "hdel",
+        -3,
+        WRITE | FAST,
+        "Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain.",
+        "2.0.0",
+        hdel
+    ),
+    hash_cmd!("hlen", 2, READONLY | FAST, "Returns the number of fields in a hash.", "2.0.0", hlen),
+    hash_cmd!("hexists", 3, READONLY | FAST, "Determines whether a field exists in a hash.", "2.0.0", hexists),
+    hash_cmd!("hkeys", 2, READONLY, "Returns all fields in a hash.", "2.0.0", hkeys),
+    hash_cmd!("hvals", 2, READONLY, "Returns all values in a hash.", "2.0.0", hvals),
+    hash_cmd!(
+        "hincrby",
+        4,
+        WRITE | DENYOOM | FAST,
+        "Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist.",
+        "2.0.0",
+        hincrby
+    ),
+    hash_cmd!(
+        "hincrbyfloat",
+        4,
+        WRITE | DENYOOM | FAST,
+        "Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist.",
+        "2.6.0",
+        hincrbyfloat
+    ),
+    hash_cmd!("hstrlen", 3, READONLY | FAST, "Returns the length of the value of a field.", "3.2.0", hstrlen),
+    hash_cmd!("hscan", -3, READONLY, "Iterates over fields and values of a hash.", "2.8.0", hscan),
+    hash_cmd!("hrandfield", -2, READONLY, "Returns one or more random fields from a hash.", "6.2.0", hrandfield),
+];
+
+/// Counts a key lookup in `keyspace_hits`/`keyspace_misses`, as Redis's read lookups do.
+fn hit(ctx: &Ctx<'_>, found: bool) {
+    let c = if found { &ctx.srv.stats.keyspace_hits } else { &ctx.srv.stats.keyspace_misses };
+    c.fetch_add(1, Ordering::Relaxed);
+}
+
+/// A field and its value, borrowed from the arguments.
+type Pair<'a> = (&'a [u8], &'a [u8]);
+
+fn set_pairs<'a>(args: &'a [Bytes], command: &str) -> Result<Vec<Pair<'a>>, CmdError> {
+    // `HSET key` plus pairs: an odd argument count means a field without a value.
+    if !args.len().is_multiple_of(2) {
+        return Err(CmdError::wrong_args(command));
+    }
+    Ok(args[2..].chunks(2).map(|p| (&p[0][..], &p[1][..])).collect())
+}
+
+/// ```text
+/// HSET key field value [field value ...]
+/// ```
+fn hset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let pairs = set_pairs(args, "hset")?;
+    let added = ctx.srv.colls.hset(&ctx.key(&args[1]), &pairs)?;
+    ctx.out.int(added as i64);
+    Ok(())
+}
+
+/// ```text
+/// HMSET key field value [field value ...]
+/// ```
+fn hmset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let pairs = set_pairs(args, "hmset")?;
+    ctx.srv.colls.hset(&ctx.key(&args[1]), &pairs)?;
+    ctx.out.ok();
+    Ok(())
+}
+
+/// ```text
+/// HSETNX key field value
+/// ```
+fn hsetnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let set = ctx.srv.colls.hsetnx(&ctx.key(&args[1]), &args[2], &args[3])?;
+    ctx.out.int(set as i64);
+    Ok(())
+}
+
+/// ```text
+/// HGET key field
+/// ```
+fn hget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let v = ctx.srv.colls.hmget(&ctx.key(&args[1]), &args[2..3])?;
+    hit(ctx, v.is_some());
+    let v = v.and_then(|mut v| v.pop().flatten());
+    ctx.out.opt_bulk(v.as_deref());
+    Ok(())
+}
+
+/// ```text
+/// HMGET key field [field ...]
+/// ```
+fn hmget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let fields = &args[2..];
+    let vs = ctx.srv.colls.hmget(&ctx.key(&args[1]), fields)?;
+    hit(ctx, vs.is_some());
+    ctx.out.array(fields.len());
+    match vs {
+        // A missing key is an empty hash: every field is nil.
+        None => (0..fields.len()).for_each(|_| ctx.out.null()),
+        Some(vs) => vs.iter().for_each(|v| ctx.out.opt_bulk(v.as_deref())),
+    }
+    Ok(())
+}
+
+/// ```text
+/// HGETALL key
+/// ```
+fn hgetall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let all = ctx.srv.colls.hgetall(&ctx.key(&args[1]))?;
+    hit(ctx, !all.is_empty());
+    ctx.out.map(all.len());
+    for (f, v) in &all {
+        ctx.out.bulk(f);
+        ctx.out.bulk(v);
+    }
+    Ok(())
+}
+
+/// ```text
+/// HKEYS key
+/// ```
+fn hkeys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let fields = ctx.srv.colls.hkeys(&ctx.key(&args[1]))?;
+    hit(ctx, !fields.is_empty());
+    ctx.out.bulks(&fields);
+    Ok(())
+}
+
+/// ```text
+/// HVALS key
+/// ```
+fn hvals(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let vals = ctx.srv.colls.hvals(&ctx.key(&args[1]))?;
+    hit(ctx, !vals.is_empty());
+    ctx.out.bulks(&vals);
+    Ok(())
+}
+
+/// ```text
+/// HDEL key field [field ...]
+/// ```
+fn hdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let removed = ctx.srv.colls.hdel(&ctx.key(&args[1]), &args[2..])?;
+    ctx.out.int(removed as i64);
+    Ok(())
+}
+
+/// ```text
+/// HLEN key
+/// ```
+fn hlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let n = ctx.srv.colls.hlen(&ctx.key(&args[1]))?;
+    hit(ctx, n > 0);
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+/// ```text
+/// HEXISTS key field
+/// ```
+fn hexists(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let v = ctx.srv.colls.hmget(&ctx.key(&args[1]), &args[2..3])?;
+    hit(ctx, v.is_some());
+    let found = v.is_some_and(|v| v.iter().all(Option::is_some));
+    ctx.out.int(found as i64);
+    Ok(())
+}
+
+/// ```text
+/// HSTRLEN key field
+/// ```
+fn hstrlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let v = ctx.srv.colls.hmget(&ctx.key(&args[1]), &args[2..3])?;
+    hit(ctx, v.is_some());
+    let len = v.and_then(|mut v| v.pop().flatten()).map_or(0, |v| v.len());
+    ctx.out.int(len as i64);
+    Ok(())
+}
+
+/// ```text
+/// HINCRBY key field increment
+/// ```
+fn hincrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let delta = int_arg(&args[3])?;
+    let n = ctx.srv.colls.hincr_by(&ctx.key(&args[1]), &args[2], delta)?;
+    ctx.out.int(n);
+    Ok(())
+}
+
+/// Longest text Redis parses as a long double (`MAX_LONG_DOUBLE_CHARS`).
+const MAX_FLOAT_TEXT: usize = 5 * 1024;
+
+/// Parses a float like Redis's `string2ld` (as [`parse_float`], and at most
+/// [`MAX_FLOAT_TEXT`] - 1 bytes).
+fn parse_ld(b: &[u8]) -> Option<f64> {
+    if b.len() >= MAX_FLOAT_TEXT {
+        return None;
+    }
+    parse_float(b)
+}
+
+/// ```text
+/// HINCRBYFLOAT key field increment
+/// ```
+fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let delta = parse_ld(&args[3]).ok_or_else(CmdError::not_float)?;
+    if delta.is_infinite() {
+        return Err(CmdError::err("value is NaN or Infinity"));
+    }
+    let text = ctx.srv.colls.hupdate(&ctx.key(&args[1]), &args[2], move |old| {
+        let cur = match old {
+            None => 0.0,
+            Some(b) => parse_ld(b).ok_or_else(|| pmemkv::Error::InvalidArgument("hash value is not a float".into()))?,
+        };
+        let n = cur + delta;
+        if !n.is_finite() {
+            return Err(pmemkv::Error::InvalidArgument("increment would produce NaN or Infinity".into()));
+        }
+        // Redis computes in long double; f64 differs beyond ~15 significant digits.
+        let text = format_float_plain(n);
+        Ok((Some(text.clone().into_bytes()), text))
+    })?;
+    ctx.out.bulk(text.as_bytes());
+    Ok(())
+}
+
+/// Redis replies to `HSCAN` on a hash in its compact (listpack) encoding with every field at
+/// once and cursor 0, whatever `COUNT` says. A hash is compact while it has at most this many
+/// fields (`hash-max-listpack-entries`)…
+const COMPACT_ENTRIES: usize = 128;
+/// … and every field and value is at most this long (`hash-max-listpack-value`).
+const COMPACT_VALUE: usize = 64;
+
+/// Tag byte of an `HSCAN` position in the server's cursor table (the stored key of the hash
+/// and the engine's cursor follow), so that a cursor of another scan restarts this one.
+const HSCAN_TAG: u8 = b'H';
+
+/// Parses a scan cursor like Redis's `parseScanCursorOrReply` (C `strtoul` in base 10):
+/// optional sign (a negative number wraps around), digits; the empty string is cursor 0;
+/// no leading space, no trailing bytes, no overflow.
+fn parse_scan_cursor(arg: &[u8]) -> Result<u64, CmdError> {
+    let invalid = || CmdError::err("invalid cursor");
+    let (neg, digits) = match arg.first() {
+        Some(b'-') => (true, &arg[1..]),
+        Some(b'+') => (false, &arg[1..]),
+        _ => (false, arg),
+    };
+    if digits.is_empty() {
+        // strtoul parses nothing: fine only if there was nothing at all.
+        return if arg.is_empty() { Ok(0) } else { Err(invalid()) };
+    }
+    let mut n: u64 = 0;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            return Err(invalid());
+        }
+        n = n.checked_mul(10).and_then(|n| n.checked_add((c - b'0') as u64)).ok_or_else(invalid)?;
+    }
+    Ok(if neg { n.wrapping_neg() } else { n })
+}
+
+fn hscan_position(key: &[u8], engine_cursor: &[u8]) -> Vec<u8> {
+    let mut p = Vec::with_capacity(5 + key.len() + engine_cursor.len());
+    p.push(HSCAN_TAG);
+    p.extend_from_slice(&(key.len() as u32).to_be_bytes());
+    p.extend_from_slice(key);
+    p.extend_from_slice(engine_cursor);
+    p
+}
+
+/// ```text
+/// HSCAN key cursor [MATCH pattern] [COUNT count]
+/// ```
+fn hscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let cursor = parse_scan_cursor(&args[2])?;
+    let key = ctx.key(&args[1]);
+    let len = ctx.srv.colls.hlen(&key)?;
+    hit(ctx, len > 0);
+    if len == 0 {
+        // Redis replies before looking at the options.
+        ctx.out.array(2);
+        ctx.out.bulk(b"0");
+        ctx.out.array(0);
+        return Ok(());
+    }
+    let mut pattern: Option<&[u8]> = None;
+    let mut count = 10usize;
+    let mut i = 3;
+    while i < args.len() {
+        if i + 1 >= args.len() {
+            return Err(CmdError::syntax());
+        }
+        if is(&args[i], "COUNT") {
+            let n = int_arg(&args[i + 1])?;
+            if n < 1 {
+                return Err(CmdError::syntax());
+            }
+            count = n.min(1 << 20) as usize;
+        } else if is(&args[i], "MATCH") {
+            pattern = Some(&args[i + 1]).filter(|p| !matches_all(p)).map(|p| &p[..]);
+        } else {
+            return Err(CmdError::syntax());
+        }
+        i += 2;
+    }
+    // The engine cursor to resume from: empty (start) for cursor 0 and for cursors that are
+    // unknown, evicted or of another scan.
+    let own = hscan_position(&key, &[]);
+    let resume = ctx.srv.cursors.get(cursor).and_then(|p| p.strip_prefix(own.as_slice()).map(<[u8]>::to_vec));
+    let resume = resume.unwrap_or_default();
+    let mut page = None;
+    if resume.is_empty() && len as usize <= COMPACT_ENTRIES {
+        let all = ctx.srv.colls.hscan(&key, &[], COMPACT_ENTRIES + 1)?;
+        let compact =
+            all.cursor.is_none() && all.items.iter().all(|(f, v)| f.len() <= COMPACT_VALUE && v.len() <= COMPACT_VALUE);
+        if compact {
+            page = Some(all);
+        }
+    }
+    let page = match page {
+        Some(p) => p,
+        None => ctx.srv.colls.hscan(&key, &resume, count)?,
+    };
+    let next = match &page.cursor {
+        Some(c) => ctx.srv.cursors.put(hscan_position(&key, c)),
+        None => 0,
+    };
+    let items: Vec<_> = page.items.iter().filter(|(f, _)| pattern.is_none_or(|p| glob_match(p, f, false))).collect();
+    ctx.out.array(2);
+    ctx.out.bulk(next.to_string().as_bytes());
+    ctx.out.array(items.len() * 2);
+    for (f, v) in items {
+        ctx.out.bulk(f);
+        ctx.out.bulk(v);
+    }
+    Ok(())
+}
+
+/// A fresh random seed (std's per-process random keys, mixed with a counter).
+fn seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(CALLS.fetch_add(1, Ordering::Relaxed));
+    h.finish()
+}
+
+/// ```text
+/// HRANDFIELD key [count [WITHVALUES]]
+/// ```
+fn hrandfield(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let key = ctx.key(&args[1]);
+    if args.len() == 2 {
+        let picked = ctx.srv.colls.hrandfield(&key, 1, false, false, seed())?;
+        hit(ctx, !picked.is_empty());
+        ctx.out.opt_bulk(picked.first().map(|(f, _)| f.as_slice()));
+        return Ok(());
+    }
+    let l = int_arg(&args[2])?;
+    if l == i64::MIN {
+        return Err(CmdError::err(format_args!(
+            "value is out of range, value must between {} and {}",
+            -i64::MAX,
+            i64::MAX
+        )));
+    }
+    if args.len() > 4 || (args.len() == 4 && !is(&args[3], "WITHVALUES")) {
+        return Err(CmdError::syntax());
+    }
+    let with_values = args.len() == 4;
+    if with_values && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&l) {
+        return Err(CmdError::err("value is out of range"));
+    }
+    // A positive count asks for distinct fields; a negative one for picks that may repeat.
+    let (count, distinct) = (l.unsigned_abs(), l >= 0);
+    let picked = ctx.srv.colls.hrandfield(&key, count, distinct, with_values, seed())?;
+    if count > 0 {
+        hit(ctx, !picked.is_empty());
+    }
+    let resp3 = ctx.out.resp3();
+    ctx.out.array(if with_values && !resp3 { picked.len() * 2 } else { picked.len() });
+    for (f, v) in &picked {
+        if with_values && resp3 {
+            ctx.out.array(2);
+        }
+        ctx.out.bulk(f);
+        if let Some(v) = v {
+            ctx.out.bulk(v);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scan_cursors_parse_like_strtoul() {
+        assert_eq!(parse_scan_cursor(b"0"), Ok(0));
+        assert_eq!(parse_scan_cursor(b""), Ok(0));
+        assert_eq!(parse_scan_cursor(b"007"), Ok(7));
+        assert_eq!(parse_scan_cursor(b"+5"), Ok(5));
+        assert_eq!(parse_scan_cursor(b"-1"), Ok(u64::MAX));
+        assert_eq!(parse_scan_cursor(b"18446744073709551615"), Ok(u64::MAX));
+        for bad in [&b"18446744073709551616"[..], b"-", b"+", b" 1", b"1 ", b"abc", b"1.5", b"0x10"] {
+            assert_eq!(parse_scan_cursor(bad), Err(CmdError::err("invalid cursor")), "{:?}", super::super::show(bad));
+        }
+    }
+}
