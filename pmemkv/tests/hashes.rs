@@ -55,6 +55,79 @@ fn hmget_hkeys_hvals() {
     assert!(matches!(c.hrandfield(b"s", 1, true, false, 1), Err(Error::WrongType)));
 }
 
+fn compact(c: &Collections, key: &[u8]) -> Option<Vec<(String, String)>> {
+    c.hgetall_compact(key, 8, 16).unwrap().map(|items| {
+        items
+            .into_iter()
+            .map(|(f, v)| (String::from_utf8(f).unwrap(), String::from_utf8(v.to_vec()).unwrap()))
+            .collect()
+    })
+}
+
+fn owned(items: &[(&str, &str)]) -> Option<Vec<(String, String)>> {
+    Some(items.iter().map(|(f, v)| (f.to_string(), v.to_string())).collect())
+}
+
+#[test]
+fn small_hashes_keep_insertion_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = open(dir.path(), small_opts());
+    assert_eq!(compact(&c, b"h"), Some(Vec::new()), "a missing hash is empty");
+    c.hset(b"h", &[("zeta", "1"), ("alpha", "2"), ("mid", "3")]).unwrap();
+    assert_eq!(compact(&c, b"h"), owned(&[("zeta", "1"), ("alpha", "2"), ("mid", "3")]));
+    // Updates keep the place; new fields (any way they come) go last; deleted ones vanish.
+    c.hset(b"h", &[("alpha", "two"), ("beta", "4")]).unwrap();
+    assert!(c.hsetnx(b"h", b"aaa", b"5").unwrap());
+    assert!(!c.hsetnx(b"h", b"zeta", b"x").unwrap());
+    assert_eq!(c.hincr_by(b"h", b"mid", 10).unwrap(), 13);
+    assert_eq!(c.hincr_by(b"h", b"count", 1).unwrap(), 1);
+    c.hupdate(b"h", b"zeta", |_| Ok((Some(b"z".to_vec()), ()))).unwrap();
+    c.hupdate(b"h", b"last", |_| Ok((Some(b"L".to_vec()), ()))).unwrap();
+    assert_eq!(c.hdel(b"h", &["beta"]).unwrap(), 1);
+    c.hset(b"h", &[("beta", "again")]).unwrap();
+    let expected = owned(&[
+        ("zeta", "z"),
+        ("alpha", "two"),
+        ("mid", "13"),
+        ("aaa", "5"),
+        ("count", "1"),
+        ("last", "L"),
+        ("beta", "again"),
+    ]);
+    assert_eq!(compact(&c, b"h"), expected);
+    // The field-order reads see the same contents, values without their insertion numbers.
+    let all: Vec<(Vec<u8>, Vec<u8>)> = c.hgetall(b"h").unwrap().into_iter().map(|(f, v)| (f, v.to_vec())).collect();
+    let mut sorted: Vec<(Vec<u8>, Vec<u8>)> =
+        expected.clone().unwrap().into_iter().map(|(f, v)| (f.into_bytes(), v.into_bytes())).collect();
+    sorted.sort();
+    assert_eq!(all, sorted);
+    assert_eq!(c.hget(b"h", b"aaa").unwrap().map(|v| v.to_vec()), Some(b"5".to_vec()));
+    let vals: Vec<Vec<u8>> = c.hvals(b"h").unwrap().iter().map(|v| v.to_vec()).collect();
+    assert_eq!(vals, sorted.iter().map(|(_, v)| v.clone()).collect::<Vec<_>>());
+    let page = c.hscan(b"h", &[], 100).unwrap();
+    assert_eq!(page.items.into_iter().map(|(f, v)| (f, v.to_vec())).collect::<Vec<_>>(), sorted);
+    // The order survives a reopen and a copy.
+    assert!(c.copy_key(b"h", b"copy", false).unwrap());
+    drop(c);
+    let c = open(dir.path(), small_opts());
+    assert_eq!(compact(&c, b"h"), expected);
+    assert_eq!(compact(&c, b"copy"), expected);
+    // Too many fields, or a long field or value: not compact.
+    c.hset(b"h", &[("eighth", "x")]).unwrap();
+    assert!(compact(&c, b"h").is_some(), "8 fields");
+    c.hset(b"h", &[("ninth", "x")]).unwrap();
+    assert_eq!(compact(&c, b"h"), None, "9 fields > 8");
+    c.hdel(b"h", &["eighth", "ninth"]).unwrap();
+    assert_eq!(compact(&c, b"h"), expected);
+    c.hset(b"h", &[("mid", "a value longer than 16")]).unwrap();
+    assert_eq!(compact(&c, b"h"), None);
+    c.hset(b"h", &[("mid", "13")]).unwrap();
+    c.hset(b"h", &[("a field longer than 16", "v")]).unwrap();
+    assert_eq!(compact(&c, b"h"), None);
+    c.str_set(b"s", b"x", SetOptions::default()).unwrap();
+    assert!(matches!(c.hgetall_compact(b"s", 8, 16), Err(Error::WrongType)));
+}
+
 #[test]
 fn hupdate_is_atomic_and_keeps_expiry() {
     let dir = tempfile::tempdir().unwrap();

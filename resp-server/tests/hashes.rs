@@ -146,6 +146,53 @@ fn set_get_and_delete() {
 }
 
 #[test]
+fn small_hashes_list_fields_in_insertion_order() {
+    let srv = TestServer::start();
+    let mut c = srv.conn();
+    cmd(&mut c, &["HSET", "h", "zeta", "1", "alpha", "2", "mid", "3"]).unwrap();
+    cmd(&mut c, &["HSET", "h", "alpha", "two", "beta", "4"]).unwrap();
+    cmd(&mut c, &["HINCRBY", "h", "counter", "1"]).unwrap();
+    cmd(&mut c, &["HINCRBYFLOAT", "h", "zeta", "0.5"]).unwrap();
+    cmd(&mut c, &["HDEL", "h", "mid"]).unwrap();
+    cmd(&mut c, &["HSETNX", "h", "mid", "back"]).unwrap();
+    let order = ["zeta", "alpha", "beta", "counter", "mid"];
+    let values = ["1.5", "two", "4", "1", "back"];
+    assert_eq!(strings(cmd(&mut c, &["HKEYS", "h"]).unwrap()), order);
+    assert_eq!(strings(cmd(&mut c, &["HVALS", "h"]).unwrap()), values);
+    let flat: Vec<String> = order.iter().zip(values).flat_map(|(f, v)| [f.to_string(), v.to_string()]).collect();
+    assert_eq!(strings(cmd(&mut c, &["HGETALL", "h"]).unwrap()), flat);
+    let Value::Array(r) = cmd(&mut c, &["HSCAN", "h", "0", "COUNT", "1"]).unwrap() else { panic!() };
+    assert_eq!((text(&r[0]), strings(r[1].clone())), ("0".to_string(), flat.clone()));
+    assert_eq!(strings(cmd(&mut c, &["HRANDFIELD", "h", "5"]).unwrap()), order, "the whole hash, in order");
+    assert_eq!(strings(cmd(&mut c, &["HRANDFIELD", "h", "9", "WITHVALUES"]).unwrap()), flat);
+    let mut c3 = srv.conn3();
+    let Value::Map(m) = cmd(&mut c3, &["HGETALL", "h"]).unwrap() else { panic!("a map") };
+    assert_eq!(m.iter().map(|(k, _)| text(k)).collect::<Vec<_>>(), order);
+    // Few distinct picks of a compact hash come in insertion order (Redis's listpack path).
+    for i in 0..10 {
+        cmd(&mut c, &["HSET", "h", &format!("more{i}"), "x"]).unwrap();
+    }
+    let all = strings(cmd(&mut c, &["HKEYS", "h"]).unwrap());
+    for _ in 0..20 {
+        let got = strings(cmd(&mut c, &["HRANDFIELD", "h", "3"]).unwrap());
+        let pos: Vec<usize> = got.iter().map(|f| all.iter().position(|a| a == f).unwrap()).collect();
+        assert!(pos.windows(2).all(|w| w[0] < w[1]), "{got:?} in the order of {all:?}");
+    }
+    // A long value makes the hash a hash table in Redis: any order, HSCAN pages by COUNT.
+    cmd(&mut c, &["HSET", "h", "long", &"v".repeat(65)]).unwrap();
+    let keys: BTreeSet<String> = strings(cmd(&mut c, &["HKEYS", "h"]).unwrap()).into_iter().collect();
+    assert_eq!(keys.len(), 16);
+    assert!(hscan_all(&mut c, "h", &["COUNT", "2"]).1 > 1);
+    // So do more than 128 fields.
+    cmd(&mut c, &["HDEL", "h", "long"]).unwrap();
+    fill(&mut c, "h", 129);
+    assert_eq!(strings(cmd(&mut c, &["HKEYS", "h"]).unwrap()).len(), 144);
+    let (all, calls) = hscan_all(&mut c, "h", &["COUNT", "50"]);
+    assert_eq!(all.len(), 144);
+    assert!(calls > 1);
+}
+
+#[test]
 fn updates_keep_the_ttl_and_databases_are_separate() {
     let srv = TestServer::start();
     let mut c = srv.conn();

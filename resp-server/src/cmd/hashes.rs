@@ -6,6 +6,13 @@
 //! follow Redis 7.0's `t_hash.c`: the argument checks happen in the same order (so the same
 //! error wins), a hash is deleted with its last field, `HGETALL` is a map in RESP3, and
 //! `HRANDFIELD … WITHVALUES` nests pairs in RESP3.
+//!
+//! Orders follow Redis's encodings too. A *compact* hash (at most [`COMPACT_ENTRIES`] fields,
+//! none of them or their values longer than [`COMPACT_VALUE`] bytes: Redis's listpack) lists
+//! its fields in insertion order (`HGETALL`, `HKEYS`, `HVALS`, `HSCAN`, which returns it whole
+//! with cursor 0, and `HRANDFIELD` as Redis's listpack code paths order their picks). A larger
+//! hash (Redis's hash table, whose order is arbitrary) lists them in byte order, and `HSCAN`
+//! pages through it with `COUNT`.
 
 use std::sync::atomic::Ordering;
 
@@ -89,6 +96,22 @@ pub static COMMANDS: &[Command] = &[
     hash_cmd!("hrandfield", -2, READONLY, "Returns one or more random fields from a hash.", "6.2.0", hrandfield),
 ];
 
+/// Redis keeps a hash in its compact listpack encoding (insertion order; `HSCAN` replies with
+/// every field at once and cursor 0, whatever `COUNT` says) while it has at most this many
+/// fields (`hash-max-listpack-entries`)…
+pub const COMPACT_ENTRIES: usize = 128;
+/// … and every field and value is at most this long (`hash-max-listpack-value`).
+pub const COMPACT_VALUE: usize = 64;
+
+/// The fields and values of a hash, as the engine returns them.
+type Fields = Vec<(Vec<u8>, pmemkv::ValueRef)>;
+
+/// The fields and values of hash `key` in insertion order if it is compact (see the module
+/// documentation); an empty list for a missing key; `None` for a large hash.
+fn compact(ctx: &Ctx<'_>, key: &[u8]) -> Result<Option<Fields>, CmdError> {
+    Ok(ctx.srv.colls.hgetall_compact(key, COMPACT_ENTRIES, COMPACT_VALUE)?)
+}
+
 /// Counts a key lookup in `keyspace_hits`/`keyspace_misses`, as Redis's read lookups do.
 fn hit(ctx: &Ctx<'_>, found: bool) {
     let c = if found { &ctx.srv.stats.keyspace_hits } else { &ctx.srv.stats.keyspace_misses };
@@ -166,7 +189,11 @@ fn hmget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 /// HGETALL key
 /// ```
 fn hgetall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let all = ctx.srv.colls.hgetall(&ctx.key(&args[1]))?;
+    let key = ctx.key(&args[1]);
+    let all = match compact(ctx, &key)? {
+        Some(all) => all,
+        None => ctx.srv.colls.hgetall(&key)?,
+    };
     hit(ctx, !all.is_empty());
     ctx.out.map(all.len());
     for (f, v) in &all {
@@ -180,7 +207,11 @@ fn hgetall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 /// HKEYS key
 /// ```
 fn hkeys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let fields = ctx.srv.colls.hkeys(&ctx.key(&args[1]))?;
+    let key = ctx.key(&args[1]);
+    let fields = match compact(ctx, &key)? {
+        Some(all) => all.into_iter().map(|(f, _)| f).collect(),
+        None => ctx.srv.colls.hkeys(&key)?,
+    };
     hit(ctx, !fields.is_empty());
     ctx.out.bulks(&fields);
     Ok(())
@@ -190,7 +221,11 @@ fn hkeys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 /// HVALS key
 /// ```
 fn hvals(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let vals = ctx.srv.colls.hvals(&ctx.key(&args[1]))?;
+    let key = ctx.key(&args[1]);
+    let vals = match compact(ctx, &key)? {
+        Some(all) => all.into_iter().map(|(_, v)| v).collect(),
+        None => ctx.srv.colls.hvals(&key)?,
+    };
     hit(ctx, !vals.is_empty());
     ctx.out.bulks(&vals);
     Ok(())
@@ -284,13 +319,6 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// Redis replies to `HSCAN` on a hash in its compact (listpack) encoding with every field at
-/// once and cursor 0, whatever `COUNT` says. A hash is compact while it has at most this many
-/// fields (`hash-max-listpack-entries`)…
-const COMPACT_ENTRIES: usize = 128;
-/// … and every field and value is at most this long (`hash-max-listpack-value`).
-const COMPACT_VALUE: usize = 64;
-
 /// Tag byte of an `HSCAN` position in the server's cursor table (the stored key of the hash
 /// and the engine's cursor follow), so that a cursor of another scan restarts this one.
 const HSCAN_TAG: u8 = b'H';
@@ -368,17 +396,9 @@ fn hscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let own = hscan_position(&key, &[]);
     let resume = ctx.srv.cursors.get(cursor).and_then(|p| p.strip_prefix(own.as_slice()).map(<[u8]>::to_vec));
     let resume = resume.unwrap_or_default();
-    let mut page = None;
-    if resume.is_empty() && len as usize <= COMPACT_ENTRIES {
-        let all = ctx.srv.colls.hscan(&key, &[], COMPACT_ENTRIES + 1)?;
-        let compact =
-            all.cursor.is_none() && all.items.iter().all(|(f, v)| f.len() <= COMPACT_VALUE && v.len() <= COMPACT_VALUE);
-        if compact {
-            page = Some(all);
-        }
-    }
-    let page = match page {
-        Some(p) => p,
+    // A compact hash comes back whole, in insertion order, whatever the cursor.
+    let page = match compact(ctx, &key)? {
+        Some(all) => pmemkv::collections::ScanResult { items: all, cursor: None },
         None => ctx.srv.colls.hscan(&key, &resume, count)?,
     };
     let next = match &page.cursor {
@@ -405,15 +425,67 @@ fn seed() -> u64 {
     h.finish()
 }
 
+/// A small PRNG (SplitMix64) for sampling compact hashes.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// A uniform index below `n` (`0 < n <=` [`COMPACT_ENTRIES`], so the modulo bias is
+    /// below 2^-56).
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// `HRANDFIELD` picks from a compact hash, as Redis's listpack code paths make them: `count`
+/// picks in random order when they may repeat (`distinct` false); otherwise the whole hash in
+/// insertion order if `count` covers it, a random subset in random order if `count` is more
+/// than a third of it, and else a random subset in insertion order.
+fn compact_picks<T: Clone>(all: &[T], count: u64, distinct: bool, rng: &mut Rng) -> Vec<T> {
+    let n = all.len();
+    if n == 0 || count == 0 {
+        return Vec::new();
+    }
+    if !distinct {
+        return (0..count).map(|_| all[rng.below(n)].clone()).collect();
+    }
+    if count >= n as u64 {
+        return all.to_vec();
+    }
+    let count = count as usize;
+    let mut idx: Vec<usize> = (0..n).collect();
+    // A partial Fisher–Yates shuffle: the first `count` are a uniform random subset.
+    for i in 0..count {
+        let j = i + rng.below(n - i);
+        idx.swap(i, j);
+    }
+    idx.truncate(count);
+    if count * 3 <= n {
+        idx.sort_unstable();
+    }
+    idx.into_iter().map(|i| all[i].clone()).collect()
+}
+
 /// ```text
 /// HRANDFIELD key [count [WITHVALUES]]
 /// ```
 fn hrandfield(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let key = ctx.key(&args[1]);
+    let mut rng = Rng(seed());
     if args.len() == 2 {
-        let picked = ctx.srv.colls.hrandfield(&key, 1, false, false, seed())?;
+        let picked: Vec<Vec<u8>> = match compact(ctx, &key)? {
+            Some(all) => compact_picks(&all, 1, false, &mut rng).into_iter().map(|(f, _)| f).collect(),
+            None => ctx.srv.colls.hrandfield(&key, 1, false, false, rng.next())?.into_iter().map(|(f, _)| f).collect(),
+        };
         hit(ctx, !picked.is_empty());
-        ctx.out.opt_bulk(picked.first().map(|(f, _)| f.as_slice()));
+        ctx.out.opt_bulk(picked.first().map(Vec::as_slice));
         return Ok(());
     }
     let l = int_arg(&args[2])?;
@@ -432,8 +504,15 @@ fn hrandfield(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         return Err(CmdError::err("value is out of range"));
     }
     // A positive count asks for distinct fields; a negative one for picks that may repeat.
+    // (Redis serves a count of 1 like a negative one; the result is the same.)
     let (count, distinct) = (l.unsigned_abs(), l >= 0);
-    let picked = ctx.srv.colls.hrandfield(&key, count, distinct, with_values, seed())?;
+    let picked: Vec<(Vec<u8>, Option<pmemkv::ValueRef>)> = match compact(ctx, &key)? {
+        Some(all) => compact_picks(&all, count, distinct, &mut rng)
+            .into_iter()
+            .map(|(f, v)| (f, with_values.then_some(v)))
+            .collect(),
+        None => ctx.srv.colls.hrandfield(&key, count, distinct, with_values, rng.next())?,
+    };
     if count > 0 {
         hit(ctx, !picked.is_empty());
     }
