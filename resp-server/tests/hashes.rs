@@ -580,7 +580,8 @@ fn hrandfield_distribution() {
         assert_eq!(fields.len(), 100);
         seen.extend(fields.into_iter().cloned());
     }
-    assert!(seen.len() > 1200, "{} distinct fields in 2000 distinct picks", seen.len());
+    // Expected about 2000 · (1 - 0.95^20) ≈ 1283, standard deviation about 21.
+    assert!(seen.len() > 1150, "{} distinct fields in 20 requests of 100", seen.len());
 }
 
 #[test]
