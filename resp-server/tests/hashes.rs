@@ -571,6 +571,14 @@ fn hrandfield_distribution() {
     let chi2 = chi_square(&counts, 2000);
     assert_eq!(counts.len(), 2000, "every field comes up");
     assert!(chi2 < 1.3 * 1999.0 + 6.0 * (2.0f64 * 1999.0).sqrt(), "chi2 {chi2}");
+    // More repeating picks than one engine call serves, with values, in both protocols.
+    let got = strings(cmd(&mut c, &["HRANDFIELD", "big", "-2500", "WITHVALUES"]).unwrap());
+    assert_eq!(got.len(), 5000);
+    assert!(got.chunks(2).all(|p| p[1] == p[0].replace("field:", "value:")));
+    let mut c3 = srv.conn3();
+    let Value::Array(items) = cmd(&mut c3, &["HRANDFIELD", "big", "-1500", "WITHVALUES"]).unwrap() else { panic!() };
+    assert_eq!(items.len(), 1500);
+    assert!(items.iter().all(|p| matches!(p, Value::Array(p) if p.len() == 2)));
     // Distinct picks from the sampler are distinct and spread out.
     let mut seen = BTreeSet::new();
     for _ in 0..20 {

@@ -506,28 +506,94 @@ fn hrandfield(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     // A positive count asks for distinct fields; a negative one for picks that may repeat.
     // (Redis serves a count of 1 like a negative one; the result is the same.)
     let (count, distinct) = (l.unsigned_abs(), l >= 0);
-    let picked: Vec<(Vec<u8>, Option<pmemkv::ValueRef>)> = match compact(ctx, &key)? {
-        Some(all) => compact_picks(&all, count, distinct, &mut rng)
-            .into_iter()
-            .map(|(f, v)| (f, with_values.then_some(v)))
-            .collect(),
-        None => ctx.srv.colls.hrandfield(&key, count, distinct, with_values, rng.next())?,
+    let all = compact(ctx, &key)?;
+    if !distinct {
+        return hrandfield_repeating(ctx, &key, all, count, with_values, &mut rng);
+    }
+    let picked: Vec<(Vec<u8>, Option<pmemkv::ValueRef>)> = match all {
+        Some(all) => {
+            compact_picks(&all, count, true, &mut rng).into_iter().map(|(f, v)| (f, with_values.then_some(v))).collect()
+        }
+        None => ctx.srv.colls.hrandfield(&key, count, true, with_values, rng.next())?,
     };
     if count > 0 {
         hit(ctx, !picked.is_empty());
     }
-    let resp3 = ctx.out.resp3();
-    ctx.out.array(if with_values && !resp3 { picked.len() * 2 } else { picked.len() });
+    picks_header(ctx, picked.len(), with_values);
     for (f, v) in &picked {
-        if with_values && resp3 {
-            ctx.out.array(2);
-        }
-        ctx.out.bulk(f);
-        if let Some(v) = v {
-            ctx.out.bulk(v);
-        }
+        write_pick(ctx, f, v.as_deref(), with_values);
     }
     Ok(())
+}
+
+/// Writes the header of an `HRANDFIELD` reply of `n` picks: pairs are flat in RESP2 and
+/// nested in RESP3.
+fn picks_header(ctx: &mut Ctx<'_>, n: usize, with_values: bool) {
+    let flat_pairs = with_values && !ctx.out.resp3();
+    ctx.out.array(if flat_pairs { n * 2 } else { n });
+}
+
+/// Writes one `HRANDFIELD` pick (after [`picks_header`]); `value` is written if given.
+fn write_pick(ctx: &mut Ctx<'_>, field: &[u8], value: Option<&[u8]>, with_values: bool) {
+    if with_values && ctx.out.resp3() {
+        ctx.out.array(2);
+    }
+    ctx.out.bulk(field);
+    if let Some(v) = value {
+        ctx.out.bulk(v);
+    }
+}
+
+/// Picks a large hash serves per engine call when they may repeat.
+const PICK_CHUNK: u64 = 1024;
+
+/// `HRANDFIELD key -count [WITHVALUES]`: `count` picks that may repeat, written as they are
+/// made (a huge count costs its reply, not a copy of it as well).
+fn hrandfield_repeating(
+    ctx: &mut Ctx<'_>,
+    key: &[u8],
+    all: Option<Fields>,
+    count: u64,
+    with_values: bool,
+    rng: &mut Rng,
+) -> CmdResult {
+    if let Some(all) = all {
+        if count > 0 {
+            hit(ctx, !all.is_empty());
+        }
+        let n = if all.is_empty() { 0 } else { count as usize };
+        picks_header(ctx, n, with_values);
+        for _ in 0..n {
+            let (f, v) = &all[rng.below(all.len())];
+            write_pick(ctx, f, with_values.then_some(&v[..]), with_values);
+        }
+        return Ok(());
+    }
+    // A large hash: picks in chunks. The reply length is fixed by the header, so if the hash
+    // shrinks or vanishes meanwhile, missing picks repeat earlier ones.
+    let first = ctx.srv.colls.hrandfield(key, count.min(PICK_CHUNK), false, with_values, rng.next())?;
+    hit(ctx, !first.is_empty());
+    if first.is_empty() {
+        picks_header(ctx, 0, with_values);
+        return Ok(());
+    }
+    picks_header(ctx, count as usize, with_values);
+    let mut left = count;
+    let mut chunk = first.clone();
+    loop {
+        let take = (left as usize).min(chunk.len());
+        for (f, v) in &chunk[..take] {
+            write_pick(ctx, f, v.as_deref(), with_values);
+        }
+        left -= take as u64;
+        if left == 0 {
+            return Ok(());
+        }
+        chunk = ctx.srv.colls.hrandfield(key, left.min(PICK_CHUNK), false, with_values, rng.next())?;
+        if chunk.is_empty() {
+            chunk = first.clone();
+        }
+    }
 }
 
 #[cfg(test)]
