@@ -178,8 +178,14 @@ fn small_hashes_list_fields_in_insertion_order() {
         let pos: Vec<usize> = got.iter().map(|f| all.iter().position(|a| a == f).unwrap()).collect();
         assert!(pos.windows(2).all(|w| w[0] < w[1]), "{got:?} in the order of {all:?}");
     }
+    let encoding = |k: &str| {
+        resp_server::cmd::hashes::object_encoding(&srv.shared.colls, &resp_server::keyspace::db_key(0, k.as_bytes()))
+            .unwrap()
+    };
+    assert_eq!(encoding("h"), "listpack");
     // A long value makes the hash a hash table in Redis: any order, HSCAN pages by COUNT.
     cmd(&mut c, &["HSET", "h", "long", &"v".repeat(65)]).unwrap();
+    assert_eq!(encoding("h"), "hashtable");
     let keys: BTreeSet<String> = strings(cmd(&mut c, &["HKEYS", "h"]).unwrap()).into_iter().collect();
     assert_eq!(keys.len(), 16);
     assert!(hscan_all(&mut c, "h", &["COUNT", "2"]).1 > 1);
@@ -187,6 +193,7 @@ fn small_hashes_list_fields_in_insertion_order() {
     cmd(&mut c, &["HDEL", "h", "long"]).unwrap();
     fill(&mut c, "h", 129);
     assert_eq!(strings(cmd(&mut c, &["HKEYS", "h"]).unwrap()).len(), 144);
+    assert_eq!(encoding("h"), "hashtable");
     let (all, calls) = hscan_all(&mut c, "h", &["COUNT", "50"]);
     assert_eq!(all.len(), 144);
     assert!(calls > 1);

@@ -112,6 +112,16 @@ fn compact(ctx: &Ctx<'_>, key: &[u8]) -> Result<Option<Fields>, CmdError> {
     Ok(ctx.srv.colls.hgetall_compact(key, COMPACT_ENTRIES, COMPACT_VALUE)?)
 }
 
+/// The encoding Redis would report for hash `key` (`OBJECT ENCODING`): `listpack` while it
+/// is compact, else `hashtable`. For the generic key family; O(1) for a large hash, O(128)
+/// for a small one.
+pub fn object_encoding(colls: &pmemkv::Collections, key: &[u8]) -> Result<&'static str, CmdError> {
+    Ok(match colls.hgetall_compact(key, COMPACT_ENTRIES, COMPACT_VALUE)? {
+        Some(_) => "listpack",
+        None => "hashtable",
+    })
+}
+
 /// Counts a key lookup in `keyspace_hits`/`keyspace_misses`, as Redis's read lookups do.
 fn hit(ctx: &Ctx<'_>, found: bool) {
     let c = if found { &ctx.srv.stats.keyspace_hits } else { &ctx.srv.stats.keyspace_misses };
@@ -599,6 +609,30 @@ fn hrandfield_repeating(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn compact_picks_follow_redis_listpack_paths() {
+        let all: Vec<u32> = (0..12).collect();
+        let mut rng = Rng(7);
+        assert_eq!(compact_picks(&all, 12, true, &mut rng), all, "the whole hash in order");
+        assert_eq!(compact_picks(&all, 99, true, &mut rng), all);
+        assert!(compact_picks(&all, 0, true, &mut rng).is_empty());
+        assert!(compact_picks(&[] as &[u32], 3, false, &mut rng).is_empty());
+        assert_eq!(compact_picks(&all, 1000, false, &mut rng).len(), 1000);
+        let mut unordered = false;
+        for _ in 0..50 {
+            // Few picks (3·count <= size): distinct, in insertion order.
+            let few = compact_picks(&all, 4, true, &mut rng);
+            assert!(few.windows(2).all(|w| w[0] < w[1]), "{few:?}");
+            // Many picks: distinct, in random order.
+            let mut many = compact_picks(&all, 9, true, &mut rng);
+            unordered |= many.windows(2).any(|w| w[0] > w[1]);
+            many.sort_unstable();
+            many.dedup();
+            assert_eq!(many.len(), 9);
+        }
+        assert!(unordered);
+    }
 
     #[test]
     fn scan_cursors_parse_like_strtoul() {
