@@ -7,9 +7,10 @@
 //!   zero-copy lookup); a collection keeps its *version*, element count and type-specific
 //!   fields ([`CollMeta`]). Whole-key expiry is the store-level expiry of this record.
 //! * `E ++ u32-BE(len(user_key)) ++ user_key ++ u64-BE(version) ++ subkey` — one **element**
-//!   of a collection: a hash field, a set member, a list index (u64-BE, biased by
-//!   [`LIST_BIAS`] so that pushes on the left stay above zero), a sorted-set member (value =
-//!   its score) or a stream id (`ms` u64-BE ++ `seq` u64-BE).
+//!   of a collection: a hash field (value = u64-BE insertion number ++ the field's value; see
+//!   [`CollMeta::tail`]), a set member, a list index (u64-BE, biased by [`LIST_BIAS`] so that
+//!   pushes on the left stay above zero), a sorted-set member (value = its score) or a stream
+//!   id (`ms` u64-BE ++ `seq` u64-BE).
 //! * `Z ++ u32-BE(len(user_key)) ++ user_key ++ u64-BE(version) ++ sortable-f64(score) ++
 //!   member` — the **score index** of a sorted set (empty value), ordered by score, then
 //!   member.
@@ -222,7 +223,9 @@ pub struct CollMeta {
     pub count: u64,
     /// Lists: position of the first element.
     pub head: u64,
-    /// Lists: position after the last element (`tail - head == count`).
+    /// Lists: position after the last element (`tail - head == count`). Hashes: the
+    /// insertion number the next new field gets (fields keep theirs when updated), so that a
+    /// small hash can list its fields in insertion order, as Redis's compact encoding does.
     pub tail: u64,
     /// Streams: ids and counters.
     pub stream: StreamMeta,
@@ -245,6 +248,7 @@ impl CollMeta {
                 v.extend_from_slice(&self.head.to_be_bytes());
                 v.extend_from_slice(&self.tail.to_be_bytes());
             }
+            KeyType::Hash => v.extend_from_slice(&self.tail.to_be_bytes()),
             KeyType::Stream => {
                 let s = &self.stream;
                 v.extend_from_slice(&s.last_id.to_bytes());
@@ -267,6 +271,10 @@ impl CollMeta {
                 m.head = u(17)?;
                 m.tail = u(25)?;
                 33
+            }
+            KeyType::Hash => {
+                m.tail = u(17)?;
+                25
             }
             KeyType::Stream => {
                 m.stream =
@@ -361,6 +369,9 @@ mod tests {
             if kind == KeyType::List {
                 m.head -= 2;
                 m.tail += 1;
+            }
+            if kind == KeyType::Hash {
+                m.tail = 12345; // the insertion counter (no head)
             }
             if kind == KeyType::Stream {
                 m.stream.last_id = StreamId { ms: 5, seq: 6 };

@@ -19,13 +19,15 @@
 //! field/member, and must fit [`crate::MAX_KEY_LEN`] (else `KeyTooLarge`).
 //!
 //! Module map: [`keys`] (encoding of keys and metadata), `strings`, `hash`, `list`, `set`,
-//! `zset`, `stream` (one `impl Collections` block per type), [`stream::StreamId`] and the
+//! `zset`, `stream` (one `impl Collections` block per type), `sample` (random elements
+//! without a full read), [`stream::StreamId`] and the
 //! other argument types are re-exported here.
 
 pub mod hash;
 pub mod keyops;
 pub mod keys;
 pub mod list;
+mod sample;
 pub mod set;
 pub mod stream;
 pub mod strings;

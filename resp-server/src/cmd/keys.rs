@@ -420,20 +420,27 @@ fn keys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// Parses a SCAN cursor like Redis's `strtoul`: decimal digits with an optional sign (a
-/// negative number wraps around, as in C), nothing else, no overflow.
+/// Parses a scan cursor like Redis's `parseScanCursorOrReply` (C `strtoul` in base 10):
+/// optional sign (a negative number wraps around), digits; the empty string is cursor 0;
+/// no leading space, no trailing bytes, no overflow. Shared by SCAN, HSCAN, SSCAN, ZSCAN.
 pub fn parse_cursor(arg: &[u8]) -> Result<u64, CmdError> {
     let invalid = || CmdError::err("invalid cursor");
-    let s = std::str::from_utf8(arg).map_err(|_| invalid())?;
-    let (neg, digits) = match s.as_bytes().first() {
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        _ => (false, s),
+    let (neg, digits) = match arg.first() {
+        Some(b'-') => (true, &arg[1..]),
+        Some(b'+') => (false, &arg[1..]),
+        _ => (false, arg),
     };
-    if digits.is_empty() || !digits.bytes().all(|c| c.is_ascii_digit()) {
-        return Err(invalid());
+    if digits.is_empty() {
+        // strtoul parses nothing: fine only if there was nothing at all.
+        return if arg.is_empty() { Ok(0) } else { Err(invalid()) };
     }
-    let n: u64 = digits.parse().map_err(|_| invalid())?;
+    let mut n: u64 = 0;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            return Err(invalid());
+        }
+        n = n.checked_mul(10).and_then(|n| n.checked_add((c - b'0') as u64)).ok_or_else(invalid)?;
+    }
     Ok(if neg { n.wrapping_neg() } else { n })
 }
 
@@ -609,7 +616,8 @@ fn object(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
                     "raw"
                 }
             }
-            KeyType::Hash | KeyType::Set => "hashtable",
+            KeyType::Hash => super::hashes::object_encoding(&ctx.srv.colls, &key)?,
+            KeyType::Set => "hashtable",
             KeyType::List => "quicklist",
             KeyType::ZSet => "skiplist",
             KeyType::Stream => "stream",

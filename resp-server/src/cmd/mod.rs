@@ -9,6 +9,7 @@
 //! command runs, so commands can index their arguments up to the arity directly.
 
 pub mod connection;
+pub mod hashes;
 pub mod info;
 pub mod introspection;
 pub mod keys;
@@ -36,6 +37,7 @@ pub static FAMILIES: &[&[Command]] = &[
     server::COMMANDS,
     keys::COMMANDS,
     strings::COMMANDS,
+    hashes::COMMANDS,
     lists::COMMANDS,
     pubsub::COMMANDS,
     multi::COMMANDS,
