@@ -1207,6 +1207,7 @@ impl Collections {
     /// Claims up to `count` pending entries idle at least `min_idle` ms, scanning the PEL from
     /// `start` (`XAUTOCLAIM`, Redis 7 semantics: examines at most `10 · count` entries; pending
     /// ids whose entries were deleted are removed and reported, and count towards `count`).
+    #[allow(clippy::too_many_arguments)]
     pub fn xautoclaim(
         &self,
         key: &[u8],

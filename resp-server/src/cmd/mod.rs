@@ -16,6 +16,7 @@ pub mod lists;
 pub mod multi;
 pub mod pubsub;
 pub mod server;
+pub mod streams;
 pub mod strings;
 
 use std::collections::HashMap;
@@ -36,6 +37,7 @@ pub static FAMILIES: &[&[Command]] = &[
     keys::COMMANDS,
     strings::COMMANDS,
     lists::COMMANDS,
+    streams::COMMANDS,
     pubsub::COMMANDS,
     multi::COMMANDS,
     info::COMMANDS,
