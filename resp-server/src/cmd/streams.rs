@@ -1022,8 +1022,7 @@ fn xautoclaim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             let max = i64::MAX / 16;
             match crate::protocol::request::parse_int(&args[j + 1]) {
                 Some(n) if (1..=max).contains(&n) => count = n as usize,
-                Some(_) => return Err(CmdError::err("COUNT must be > 0")),
-                None => return Err(CmdError::not_int()),
+                _ => return Err(CmdError::err("COUNT must be > 0")),
             }
             j += 1;
         } else if is(&args[j], "justid") {
