@@ -568,8 +568,9 @@ pub struct StreamGroup {
     pub last_id: StreamId,
     /// The logical read counter (`None`: unknown).
     pub entries_read: Option<u64>,
-    /// Entries not yet delivered (`None`: cannot be computed, as in Redis).
-    pub lag: Option<u64>,
+    /// Entries not yet delivered (`None`: cannot be computed, as in Redis; negative when the
+    /// read counter was set above the entries added, as Redis reports it).
+    pub lag: Option<i64>,
 }
 
 /// A consumer of a group (`XINFO CONSUMERS`).
@@ -782,16 +783,17 @@ fn estimate_entries_read(m: &CollMeta, id: StreamId) -> Option<u64> {
 }
 
 /// Redis's `streamReplyWithCGLag`.
-fn group_lag(m: &CollMeta, g: &GroupMeta) -> Option<u64> {
-    if m.stream.entries_added == 0 {
+fn group_lag(m: &CollMeta, g: &GroupMeta) -> Option<i64> {
+    let added = m.stream.entries_added as i64;
+    if added == 0 {
         return Some(0);
     }
     if let Some(read) = g.entries_read {
         if !range_has_tombstones(m, g.last_id) {
-            return Some(m.stream.entries_added.saturating_sub(read));
+            return Some(added.wrapping_sub(read as i64));
         }
     }
-    estimate_entries_read(m, g.last_id).map(|read| m.stream.entries_added.saturating_sub(read))
+    estimate_entries_read(m, g.last_id).map(|read| added.wrapping_sub(read as i64))
 }
 
 fn group_info(m: &CollMeta, name: Vec<u8>, g: &GroupMeta) -> StreamGroup {

@@ -1105,7 +1105,7 @@ fn xinfo(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
                 ctx.out.bulk(b"last-delivered-id");
                 reply_id(ctx.out, g.last_id);
                 ctx.out.bulk(b"entries-read");
-                opt_int(ctx.out, g.entries_read);
+                opt_int(ctx.out, g.entries_read.map(|n| n as i64));
                 ctx.out.bulk(b"lag");
                 opt_int(ctx.out, g.lag);
             }
@@ -1177,7 +1177,7 @@ fn xinfo(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
                         out.bulk(b"last-delivered-id");
                         reply_id(out, g.last_id);
                         out.bulk(b"entries-read");
-                        opt_int(out, g.entries_read);
+                        opt_int(out, g.entries_read.map(|n| n as i64));
                         out.bulk(b"lag");
                         opt_int(out, g.lag);
                         out.bulk(b"pel-count");
@@ -1218,9 +1218,9 @@ fn xinfo(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-fn opt_int(out: &mut Reply, v: Option<u64>) {
+fn opt_int(out: &mut Reply, v: Option<i64>) {
     match v {
-        Some(n) => out.int(n as i64),
+        Some(n) => out.int(n),
         None => out.null(),
     }
 }
