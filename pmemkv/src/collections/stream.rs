@@ -1292,6 +1292,18 @@ impl Collections {
         })
     }
 
+    /// One group of stream `key` (O(log n)).
+    pub fn stream_group(&self, key: &[u8], group: &[u8]) -> Result<GroupOutcome<StreamGroup>> {
+        let Some(m) = self.load_coll(key, KeyType::Stream)? else { return Ok(GroupOutcome::NoStream) };
+        match self.store.get(&group_key(key, m.version, group))? {
+            None => Ok(GroupOutcome::NoGroup),
+            Some(v) => {
+                let g = GroupMeta::decode(&v).ok_or_else(|| bad_group(key))?;
+                Ok(GroupOutcome::Done(group_info(&m, group.to_vec(), &g)))
+            }
+        }
+    }
+
     /// The consumers of a group in name order (`XINFO CONSUMERS`).
     pub fn xinfo_consumers(&self, key: &[u8], group: &[u8]) -> Result<GroupOutcome<Vec<StreamConsumer>>> {
         self.with_group(key, group, |_, txn, _, g| {

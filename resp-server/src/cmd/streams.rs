@@ -518,7 +518,7 @@ fn resolve_ids(srv: &Shared, db: u8, args: &[Bytes], r: &ReadArgs<'_>) -> Result
         let key = db_key(db, k);
         let info = srv.colls.stream_info(&key)?;
         if let Some((g, _)) = r.group {
-            let exists = info.is_some() && srv.colls.xinfo_consumers(&key, g)? != GroupOutcome::NoGroup;
+            let exists = info.is_some() && srv.colls.stream_group(&key, g)?.done().is_some();
             if !exists {
                 return Err(nogroup_read(k, g));
             }
@@ -798,7 +798,7 @@ fn xgroup(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if !mkstream && !exists {
         return Err(no_key_for_xgroup());
     }
-    let group_missing = || -> Result<bool, CmdError> { Ok(c.xinfo_consumers(&key, g)? == GroupOutcome::NoGroup) };
+    let group_missing = || -> Result<bool, CmdError> { Ok(c.stream_group(&key, g)?.done().is_none()) };
     if !mkstream && matches!(sub, "setid" | "createconsumer" | "delconsumer") && group_missing()? {
         return Err(nogroup_for_key(k, g));
     }
@@ -860,7 +860,7 @@ fn nogroup(key: &[u8], group: &[u8]) -> CmdError {
 fn xack(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let key = ctx.key(&args[1]);
     let c = &ctx.srv.colls;
-    if c.stream_info(&key)?.is_none() || c.xinfo_consumers(&key, &args[2])? == GroupOutcome::NoGroup {
+    if c.stream_group(&key, &args[2])?.done().is_none() {
         ctx.out.int(0);
         return Ok(());
     }
@@ -947,7 +947,7 @@ fn xclaim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let (k, g) = (&args[1], &args[2]);
     let key = ctx.key(k);
     let c = &ctx.srv.colls;
-    if c.stream_info(&key)?.is_none() || c.xinfo_consumers(&key, g)? == GroupOutcome::NoGroup {
+    if c.stream_group(&key, g)?.done().is_none() {
         return Err(nogroup(k, g));
     }
     let min_idle = crate::protocol::request::parse_int(&args[4])
