@@ -578,7 +578,8 @@ fn execute_with(
         (cmd.run)(&mut ctx, args)
     };
     let micros = lap(clock);
-    if session.block.is_some() {
+    // A handler may have set rewritten arguments for its retries (XREAD's `$` resolved).
+    if session.block.is_some() && session.blocked_args.is_none() {
         session.blocked_args = Some(args.to_vec());
     }
     match result {

@@ -44,7 +44,8 @@ pub struct Session {
     pub watch_flag: Arc<crate::watch::WatchFlag>,
     /// Set by a blocking command that found nothing to serve: the connection blocks.
     pub block: Option<crate::blocking::BlockRequest>,
-    /// The arguments of the command that blocked (retried on the client's behalf).
+    /// The arguments of the command that blocked (retried on the client's behalf). A handler
+    /// that blocks may set them itself to have its retries run with rewritten arguments.
     pub blocked_args: Option<Vec<Bytes>>,
     /// Keys this client's commands made ready for blocked clients, served after the command
     /// (after `EXEC` for a transaction).

@@ -6,7 +6,9 @@
 //! element keys here embed the user key, as in Kvrocks). The transaction must fit in one log
 //! segment, so a collection too large for that fails with `BatchTooLarge` and changes nothing.
 
-use crate::collections::keys::{decode_meta, meta_key, space_prefix, CollMeta, Meta, ELEM_SPACE, ZINDEX_SPACE};
+use crate::collections::keys::{
+    decode_meta, meta_key, space_prefix, CollMeta, Meta, ELEM_SPACE, GROUP_SPACE, ZINDEX_SPACE,
+};
 use crate::collections::{malformed, Collections};
 use crate::error::Result;
 use crate::iter::{Direction, KeyRange};
@@ -99,7 +101,7 @@ impl Collections {
             Meta::String => return self.put_string(txn, &meta_key(dst), &raw[1..], expiry),
             Meta::Coll(c) => {
                 let version = txn.version();
-                for space in [ELEM_SPACE, ZINDEX_SPACE] {
+                for space in [ELEM_SPACE, GROUP_SPACE, ZINDEX_SPACE] {
                     let from = space_prefix(space, src, c.version);
                     let to = space_prefix(space, dst, version);
                     let mut items = Vec::new();

@@ -14,6 +14,22 @@
 //! * `Z ++ u32-BE(len(user_key)) ++ user_key ++ u64-BE(version) ++ sortable-f64(score) ++
 //!   member` — the **score index** of a sorted set (empty value), ordered by score, then
 //!   member.
+//! * `G ++ u32-BE(len(user_key)) ++ user_key ++ u64-BE(version) ++ tag ++ …` — the
+//!   **consumer-group state** of a stream, kept apart from its entries (so entry ranges never
+//!   see it). The tag byte after the version selects the record:
+//!   * `g ++ group` — a group (no length prefix, so groups list in name order, as in Redis) ([`GroupMeta`]: last-delivered id, entries-read, PEL size,
+//!     consumer count);
+//!   * `c ++ u32-BE(len(group)) ++ group ++ consumer` — a consumer ([`ConsumerMeta`]:
+//!     seen-time, its PEL size);
+//!   * `p ++ u32-BE(len(group)) ++ group ++ id` — a pending entry of the group's PEL
+//!     ([`Nack`]: delivery time, delivery count, owning consumer), ordered by id;
+//!   * `q ++ u32-BE(len(group)) ++ group ++ u32-BE(len(consumer)) ++ consumer ++ id` — the
+//!     per-consumer PEL index (empty value), ordered by id, for a consumer's own pending
+//!     entries without walking the group's.
+//!
+//!   An ack, a claim or a delivery touches O(1) of these keys per entry; PEL ranges are
+//!   ordered scans. Group keys carry the stream's version like elements do, so deleting or
+//!   overwriting the stream orphans them too (the orphan purge walks `E`, `G` and `Z`).
 //!
 //! The length prefix keeps the elements of different user keys apart (no key is a prefix of
 //! another's element space). The version makes deleting or overwriting a collection O(1):
@@ -29,6 +45,17 @@ pub const META_SPACE: u8 = b'M';
 pub const ELEM_SPACE: u8 = b'E';
 /// First byte of sorted-set score-index keys.
 pub const ZINDEX_SPACE: u8 = b'Z';
+/// First byte of stream consumer-group keys.
+pub const GROUP_SPACE: u8 = b'G';
+
+/// Tag of a consumer-group record (after the `G` prefix and version).
+pub const TAG_GROUP: u8 = b'g';
+/// Tag of a consumer record.
+pub const TAG_CONSUMER: u8 = b'c';
+/// Tag of a group PEL entry.
+pub const TAG_PEL: u8 = b'p';
+/// Tag of a per-consumer PEL index entry.
+pub const TAG_CONSUMER_PEL: u8 = b'q';
 
 /// Index of the first element of a new list. List positions are `u64`, so starting in the
 /// middle leaves 2^63 positions for pushes on either side.
@@ -141,10 +168,172 @@ pub fn zindex_key(user_key: &[u8], version: u64, score: f64, member: &[u8]) -> V
     k
 }
 
+fn group_sub(user_key: &[u8], version: u64, tag: u8, group: &[u8]) -> Vec<u8> {
+    let mut k = space_prefix(GROUP_SPACE, user_key, version);
+    k.push(tag);
+    k.extend_from_slice(&(group.len() as u32).to_be_bytes());
+    k.extend_from_slice(group);
+    k
+}
+
+/// The prefix of every group record of version `version` of stream `user_key`.
+pub fn groups_prefix(user_key: &[u8], version: u64) -> Vec<u8> {
+    let mut k = space_prefix(GROUP_SPACE, user_key, version);
+    k.push(TAG_GROUP);
+    k
+}
+
+/// The key of consumer group `group`'s record.
+pub fn group_key(user_key: &[u8], version: u64, group: &[u8]) -> Vec<u8> {
+    let mut k = groups_prefix(user_key, version);
+    k.extend_from_slice(group);
+    k
+}
+
+/// The prefix of the consumer records of `group`.
+pub fn consumers_prefix(user_key: &[u8], version: u64, group: &[u8]) -> Vec<u8> {
+    group_sub(user_key, version, TAG_CONSUMER, group)
+}
+
+/// The key of consumer `consumer` of `group`.
+pub fn consumer_key(user_key: &[u8], version: u64, group: &[u8], consumer: &[u8]) -> Vec<u8> {
+    let mut k = consumers_prefix(user_key, version, group);
+    k.extend_from_slice(consumer);
+    k
+}
+
+/// The prefix of the PEL of `group`.
+pub fn pel_prefix(user_key: &[u8], version: u64, group: &[u8]) -> Vec<u8> {
+    group_sub(user_key, version, TAG_PEL, group)
+}
+
+/// The key of pending entry `id` in the PEL of `group`.
+pub fn pel_key(user_key: &[u8], version: u64, group: &[u8], id: StreamId) -> Vec<u8> {
+    let mut k = pel_prefix(user_key, version, group);
+    k.extend_from_slice(&id.to_bytes());
+    k
+}
+
+/// The prefix of the PEL index of `consumer` in `group`.
+pub fn consumer_pel_prefix(user_key: &[u8], version: u64, group: &[u8], consumer: &[u8]) -> Vec<u8> {
+    let mut k = group_sub(user_key, version, TAG_CONSUMER_PEL, group);
+    k.extend_from_slice(&(consumer.len() as u32).to_be_bytes());
+    k.extend_from_slice(consumer);
+    k
+}
+
+/// The key of pending entry `id` in the PEL index of `consumer` in `group`.
+pub fn consumer_pel_key(user_key: &[u8], version: u64, group: &[u8], consumer: &[u8], id: StreamId) -> Vec<u8> {
+    let mut k = consumer_pel_prefix(user_key, version, group, consumer);
+    k.extend_from_slice(&id.to_bytes());
+    k
+}
+
+/// The value of a consumer-group record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct GroupMeta {
+    /// The last id delivered to the group's consumers.
+    pub last_id: StreamId,
+    /// The group's logical read counter (`None`: unknown, Redis's -1).
+    pub entries_read: Option<u64>,
+    /// Number of entries in the group's PEL.
+    pub pending: u64,
+    /// Number of consumers.
+    pub consumers: u64,
+}
+
+impl GroupMeta {
+    /// Encodes the record: last id (16 bytes), entries-read (u64, `u64::MAX` = unknown),
+    /// pending, consumers (40 bytes).
+    pub fn encode(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(40);
+        v.extend_from_slice(&self.last_id.to_bytes());
+        v.extend_from_slice(&self.entries_read.unwrap_or(u64::MAX).to_be_bytes());
+        v.extend_from_slice(&self.pending.to_be_bytes());
+        v.extend_from_slice(&self.consumers.to_be_bytes());
+        v
+    }
+
+    /// Decodes [`GroupMeta::encode`].
+    pub fn decode(v: &[u8]) -> Option<GroupMeta> {
+        if v.len() != 40 {
+            return None;
+        }
+        let u = |at: usize| u64::from_be_bytes(v[at..at + 8].try_into().expect("8 bytes"));
+        Some(GroupMeta {
+            last_id: StreamId::from_bytes(&v[..16])?,
+            entries_read: Some(u(16)).filter(|&n| n != u64::MAX),
+            pending: u(24),
+            consumers: u(32),
+        })
+    }
+}
+
+/// The value of a consumer record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ConsumerMeta {
+    /// When the consumer was last seen (ms since the Unix epoch).
+    pub seen_time: u64,
+    /// Number of entries in its PEL.
+    pub pending: u64,
+}
+
+impl ConsumerMeta {
+    /// Encodes the record: seen-time, pending (16 bytes).
+    pub fn encode(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(16);
+        v.extend_from_slice(&self.seen_time.to_be_bytes());
+        v.extend_from_slice(&self.pending.to_be_bytes());
+        v
+    }
+
+    /// Decodes [`ConsumerMeta::encode`].
+    pub fn decode(v: &[u8]) -> Option<ConsumerMeta> {
+        if v.len() != 16 {
+            return None;
+        }
+        Some(ConsumerMeta {
+            seen_time: u64::from_be_bytes(v[..8].try_into().ok()?),
+            pending: u64::from_be_bytes(v[8..].try_into().ok()?),
+        })
+    }
+}
+
+/// The value of a group PEL entry (a delivered, not yet acknowledged entry).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Nack {
+    /// When it was last delivered (ms since the Unix epoch).
+    pub delivery_time: u64,
+    /// How many times it was delivered.
+    pub delivery_count: u64,
+    /// The consumer that owns it.
+    pub consumer: Vec<u8>,
+}
+
+impl Nack {
+    /// Encodes the record: delivery time, delivery count, then the consumer's name.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(16 + self.consumer.len());
+        v.extend_from_slice(&self.delivery_time.to_be_bytes());
+        v.extend_from_slice(&self.delivery_count.to_be_bytes());
+        v.extend_from_slice(&self.consumer);
+        v
+    }
+
+    /// Decodes [`Nack::encode`].
+    pub fn decode(v: &[u8]) -> Option<Nack> {
+        Some(Nack {
+            delivery_time: u64::from_be_bytes(v.get(..8)?.try_into().ok()?),
+            delivery_count: u64::from_be_bytes(v.get(8..16)?.try_into().ok()?),
+            consumer: v[16..].to_vec(),
+        })
+    }
+}
+
 /// An element or score-index key taken apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SubKey<'a> {
-    /// [`ELEM_SPACE`] or [`ZINDEX_SPACE`].
+    /// [`ELEM_SPACE`], [`GROUP_SPACE`] or [`ZINDEX_SPACE`].
     pub space: u8,
     /// The user key of the collection.
     pub user_key: &'a [u8],
@@ -154,10 +343,10 @@ pub struct SubKey<'a> {
     pub sub: &'a [u8],
 }
 
-/// Parses an element or score-index key; `None` if `key` is not one.
+/// Parses an element, group or score-index key; `None` if `key` is not one.
 pub fn decode_sub_key(key: &[u8]) -> Option<SubKey<'_>> {
     let (&space, rest) = key.split_first()?;
-    if space != ELEM_SPACE && space != ZINDEX_SPACE {
+    if space != ELEM_SPACE && space != ZINDEX_SPACE && space != GROUP_SPACE {
         return None;
     }
     let len = u32::from_be_bytes(rest.get(..4)?.try_into().ok()?) as usize;

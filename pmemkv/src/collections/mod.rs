@@ -14,7 +14,7 @@
 //! looks at the metadata and then at elements may observe a concurrent writer's effect
 //! between the two (each individual lookup is consistent).
 //!
-//! The layer owns the store keys starting with `M`, `E` and `Z`; other users of the same
+//! The layer owns the store keys starting with `M`, `E`, `G` and `Z`; other users of the same
 //! store must keep out of those spaces. Element keys are 13 bytes longer than user key +
 //! field/member, and must fit [`crate::MAX_KEY_LEN`] (else `KeyTooLarge`).
 //!
@@ -45,11 +45,15 @@ use crate::value::ValueRef;
 
 pub use keyops::ExpireDecision;
 pub use keys::{CollMeta, KeyType, Meta, StreamMeta};
-pub use stream::{StreamEntry, StreamId, StreamInfo, XAddId, XAddOptions};
+pub use stream::{
+    AutoClaim, ClaimOptions, Fields, GroupCreate, GroupDetail, GroupEntry, GroupOutcome, GroupRead, PendingEntry,
+    PendingSummary, StreamConsumer, StreamEntry, StreamGroup, StreamId, StreamInfo, StreamTrim, TrimStrategy, XAddId,
+    XAddOptions,
+};
 pub use strings::{SetOptions, SetOutcome};
 pub use zset::{ScoreBound, ZAddOptions, ZCompare, ZCondition};
 
-use keys::{decode_meta, decode_sub_key, meta_key, space_prefix, ELEM_SPACE, ZINDEX_SPACE};
+use keys::{decode_meta, decode_sub_key, meta_key, space_prefix, ELEM_SPACE, GROUP_SPACE, ZINDEX_SPACE};
 
 /// The time to live of a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -230,13 +234,15 @@ impl Collections {
             // The live collection metadata of the last user key looked at.
             let mut cached: Option<(Vec<u8>, Option<CollMeta>)> = None;
             'seek: loop {
-                // Walk the E space, then the Z space, skipping the M space between them.
+                // Walk the E space, the G space, then the Z space, skipping the M space.
                 let first = match &start {
                     Bound::Included(k) | Bound::Excluded(k) => k.first().copied().unwrap_or(0),
                     Bound::Unbounded => 0,
                 };
                 let space = if first <= ELEM_SPACE {
                     ELEM_SPACE
+                } else if first <= GROUP_SPACE {
+                    GROUP_SPACE
                 } else if first <= ZINDEX_SPACE {
                     ZINDEX_SPACE
                 } else {
@@ -256,8 +262,8 @@ impl Collections {
                     }
                     work += 1;
                     let Some((k, _)) = it.next_key()? else {
-                        if space == ELEM_SPACE {
-                            start = Bound::Included(vec![ZINDEX_SPACE]);
+                        if space != ZINDEX_SPACE {
+                            start = Bound::Included(vec![if space == ELEM_SPACE { GROUP_SPACE } else { ZINDEX_SPACE }]);
                             continue 'seek;
                         }
                         return Ok((deleted, None));
@@ -281,8 +287,14 @@ impl Collections {
                             m
                         }
                     };
-                    let belongs = live
-                        .is_some_and(|m| m.version == sk.version && (space == ELEM_SPACE || m.kind == KeyType::ZSet));
+                    let belongs = live.is_some_and(|m| {
+                        m.version == sk.version
+                            && match space {
+                                ELEM_SPACE => true,
+                                GROUP_SPACE => m.kind == KeyType::Stream,
+                                _ => m.kind == KeyType::ZSet,
+                            }
+                    });
                     if belongs {
                         // Skip the rest of this live collection with one seek.
                         match prefix_successor(&space_prefix(space, sk.user_key, sk.version)) {

@@ -17,6 +17,7 @@ pub mod lists;
 pub mod multi;
 pub mod pubsub;
 pub mod server;
+pub mod streams;
 pub mod strings;
 
 use std::collections::HashMap;
@@ -39,6 +40,7 @@ pub static FAMILIES: &[&[Command]] = &[
     strings::COMMANDS,
     hashes::COMMANDS,
     lists::COMMANDS,
+    streams::COMMANDS,
     pubsub::COMMANDS,
     multi::COMMANDS,
     info::COMMANDS,
