@@ -575,7 +575,21 @@ fn execute_with(
     let before = out.len();
     let result = {
         let mut ctx = Ctx { srv, s: session, out };
-        (cmd.run)(&mut ctx, args)
+        // A bug in one command must not take the server down or leave the client hanging:
+        // reply an error, log it, and close this connection (its state may be inconsistent).
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (cmd.run)(&mut ctx, args))) {
+            Ok(r) => r,
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                tracing::error!(command = cmd.name, panic = %what, client = ctx.s.id(), "command panicked; closing the client");
+                ctx.s.close = true;
+                Err(CmdError::err(format_args!("internal error in '{}' (see the server log)", cmd.name)))
+            }
+        }
     };
     let micros = lap(clock);
     // A handler may have set rewritten arguments for its retries (XREAD's `$` resolved).
