@@ -40,6 +40,16 @@ WORKLOADS = {
     "get-64KiB": (["-t", "get", "-d", "65536"], 50_000),
     "mset": (["-t", "mset"], 300_000),
     "mset-P16": (["-t", "mset", "-P", "16"], 1_000_000),
+    # Queues, sets, sorted sets (issue 4's workloads).
+    "lpush": (["-t", "lpush"], 500_000),
+    "rpush": (["-t", "rpush"], 500_000),
+    "lpop": (["-t", "lpop"], 500_000),
+    "rpop": (["-t", "rpop"], 500_000),
+    "sadd": (["-t", "sadd"], 500_000),
+    "zadd": (["-t", "zadd"], 500_000),
+    "lrange_100": (["-t", "lrange_100"], 200_000),
+    # Producers LPUSH while consumers BRPOP: requests/s of the consumers.
+    "queue-roundtrip": (None, 200_000),
 }
 
 
@@ -68,6 +78,24 @@ def bench(port, args, n):
     rows = list(csv.reader(io.StringIO(r.stdout)))
     header, data = rows[0], rows[1]
     rec = dict(zip(header, data))
+    return float(rec["rps"]), float(rec["p99_latency_ms"])
+
+
+def queue_roundtrip(port, n):
+    """Consumers (BRPOP, 25 clients) and producers (LPUSH, 25 clients) at once on one list;
+    returns the consumers' (requests/s, p99 ms)."""
+    key = "bench:queue"
+    consumer = subprocess.Popen(
+        ["redis-benchmark", "-p", str(port), "-c", "25", "-n", str(n), "--csv", "brpop", key, "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(0.2)
+    producer = subprocess.run(
+        ["redis-benchmark", "-p", str(port), "-c", "25", "-n", str(n), "--csv", "lpush", key, "job"],
+        capture_output=True, text=True, timeout=1800)
+    out, err = consumer.communicate(timeout=1800)
+    if producer.returncode != 0 or consumer.returncode != 0:
+        sys.exit(f"queue round trip failed:\n{producer.stderr}\n{err}")
+    rec = dict(zip(*list(csv.reader(io.StringIO(out)))[:2]))
     return float(rec["rps"]), float(rec["p99_latency_ms"])
 
 
@@ -106,7 +134,7 @@ def main():
                 if rnd % 2 == 1:
                     order.reverse()
                 for label, port in order:
-                    rps, p99 = bench(port, args, n)
+                    rps, p99 = queue_roundtrip(port, n) if args is None else bench(port, args, n)
                     results[name][label].append((rps, p99))
                     print(f"  round {rnd + 1} {name:<10} {label:<7} {rps:>12,.0f} req/s  p99 {p99:.3f} ms", flush=True)
     finally:
