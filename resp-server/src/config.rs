@@ -124,6 +124,8 @@ pub struct Config {
     pub slowlog_log_slower_than: i64,
     /// Entries kept in the slow log.
     pub slowlog_max_len: u64,
+    /// Threads serving connections (0: one per CPU core). Read at start only.
+    pub io_threads: u64,
     /// The file the configuration was read from (for `CONFIG REWRITE`).
     pub file: Option<PathBuf>,
 }
@@ -151,6 +153,7 @@ impl Default for Config {
             output_pubsub: OutputLimit { hard: 32 << 20, soft: 8 << 20, soft_seconds: 60 },
             slowlog_log_slower_than: 10_000,
             slowlog_max_len: 128,
+            io_threads: 0,
             file: None,
         }
     }
@@ -500,6 +503,15 @@ pub static PARAMS: &[Param] = &[
         },
         mutable: true,
     },
+    Param {
+        name: "io-threads",
+        get: |c| c.io_threads.to_string(),
+        set: |c, v| {
+            c.io_threads = number(v, 0, 128)? as u64;
+            Ok(())
+        },
+        mutable: false,
+    },
     Param { name: "maxmemory", get: |_| "0".into(), set: |_, v| memory(v).map(drop), mutable: true },
     Param {
         name: "maxmemory-policy",
@@ -692,7 +704,6 @@ const IGNORED: &[&str] = &[
     "maxmemory-samples",
     "maxmemory-eviction-tenacity",
     "active-expire-effort",
-    "io-threads",
     "io-threads-do-reads",
     "enable-protected-configs",
     "enable-debug-command",
