@@ -45,7 +45,7 @@ if ! command -v cargo >/dev/null; then
   exit 1
 fi
 
-log "peers: redis-cli, redis-benchmark, redis-server (Redis 7, the reference), python3 with redis-py and pytest"
+log "peers: redis-cli, redis-benchmark, redis-server (Redis 7, the reference), python3 with redis-py, pytest and rq"
 if ! command -v redis-cli >/dev/null || ! command -v redis-benchmark >/dev/null || ! command -v redis-server >/dev/null; then
   apt_install redis-tools redis-server
 fi
@@ -53,8 +53,8 @@ if ! command -v python3 >/dev/null; then
   apt_install python3
 fi
 # redis-py 5 or newer: RESP3 (protocol=3).
-if ! python3 -c 'import sys, redis, pytest; sys.exit(int(redis.__version__.split(".")[0]) < 5)' 2>/dev/null; then
-  pip_install 'redis>=5' pytest
+if ! python3 -c 'import sys, redis, pytest, rq; sys.exit(int(redis.__version__.split(".")[0]) < 5)' 2>/dev/null; then
+  pip_install 'redis>=5' pytest rq
 fi
 echo "redis-cli: $(redis-cli --version)"
 echo "python3: $(python3 --version 2>&1), redis-py $(python3 -c 'import redis; print(redis.__version__)'), pytest $(python3 -c 'import pytest; print(pytest.__version__)')"
