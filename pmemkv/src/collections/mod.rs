@@ -43,6 +43,7 @@ use crate::value::ValueRef;
 
 pub use keyops::ExpireDecision;
 pub use keys::{CollMeta, KeyType, Meta, StreamMeta};
+pub use list::{InsertWhere, ListEnd, LposOptions};
 pub use stream::{StreamEntry, StreamId, StreamInfo, XAddId, XAddOptions};
 pub use strings::{SetOptions, SetOutcome};
 pub use zset::{ScoreBound, ZAddOptions, ZCompare, ZCondition};
