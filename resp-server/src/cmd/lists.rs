@@ -456,6 +456,15 @@ fn rpoplpush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 // ---- blocking --------------------------------------------------------------------------------
 
+/// The keys a blocked client's retry may serve itself from: only the key whose readiness
+/// woke it when that is one of `keys` (Redis serves a waiter from the ready key), else all.
+fn retry_keys(db: u8, keys: &[Bytes]) -> &[Bytes] {
+    match crate::blocking::ready_key() {
+        Some((d, k)) if d == db => keys.iter().position(|x| *x == k).map_or(keys, |i| &keys[i..=i]),
+        _ => keys,
+    }
+}
+
 /// Pops one element from the first non-empty list of `keys` (in database `db`), replying
 /// `[key, element]`. The building block of BLPOP/BRPOP, for the client itself and (`retry`)
 /// for its retries while blocked, which skip keys of another type as Redis does.
@@ -491,7 +500,7 @@ fn serve_blpop(
     out: &mut Reply,
     _: &mut Vec<(u8, Bytes)>,
 ) -> Result<Served, CmdError> {
-    pop_first(srv, db, &args[1..args.len() - 1], true, out, true)
+    pop_first(srv, db, retry_keys(db, &args[1..args.len() - 1]), true, out, true)
 }
 
 fn serve_brpop(
@@ -501,7 +510,7 @@ fn serve_brpop(
     out: &mut Reply,
     _: &mut Vec<(u8, Bytes)>,
 ) -> Result<Served, CmdError> {
-    pop_first(srv, db, &args[1..args.len() - 1], false, out, true)
+    pop_first(srv, db, retry_keys(db, &args[1..args.len() - 1]), false, out, true)
 }
 
 fn blocking_pop(ctx: &mut Ctx<'_>, args: &[Bytes], left: bool) -> CmdResult {
@@ -540,7 +549,8 @@ fn serve_blmpop(
     out: &mut Reply,
     _: &mut Vec<(u8, Bytes)>,
 ) -> Result<Served, CmdError> {
-    let m = mpop_args(args, 2)?;
+    let mut m = mpop_args(args, 2)?;
+    m.keys = retry_keys(db, m.keys);
     mpop_first(srv, db, &m, out, true)
 }
 
