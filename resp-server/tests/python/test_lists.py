@@ -277,3 +277,86 @@ def test_watch_sees_lmpop_and_lmove(server):
             p.multi()
             p.rpush("w", "mine")
             assert p.execute() == [2]
+
+
+# Byte-for-byte: the audit scenario pipelined on a raw socket, RESP2 and RESP3.
+WIRE_SCENARIO = """
+rpush l a b c 1 2 3 c c
+set s x
+lpos l c
+lpos l c RANK -2 COUNT 0 MAXLEN 7
+lpos l c rank -9223372036854775808
+lpos l c rank 0
+lpos l c count -1
+lpos l c maxlen x
+lpos l c rank
+lpos missing c
+lpos missing c count 1
+lpos s c
+linsert l before c x
+linsert l after nope x
+linsert l middle c x
+linsert missing before c x
+linsert s before c x
+lrem l -1 c
+lrem l x c
+lrem s 0 c
+lindex missing x
+lindex s x
+lindex l x
+lset missing x v
+lset s x v
+lset l 100 v
+lrange l 0 -1
+lmove l d left right
+lmove l d up right
+lmove missing s left right
+lmove l s left right
+rpoplpush l l
+rpoplpush missing d
+lmpop 2 missing l right count 3
+lmpop 1 missing left
+lmpop 0 l left
+lmpop 3 l left
+lmpop 1 l left count 0
+lmpop 1 l left count 1 count 1
+lmpop 2 s l left
+blmpop 0.01 1 missing left
+blmpop x 0 l left
+blmove missing d left right 0.01
+blmove l s left right 0
+blmove missing d left right -1
+brpoplpush missing d 0.01
+brpoplpush l d x
+blpop missing inf
+multi
+blmove missing d left left 0
+brpoplpush missing d 0
+blmpop 0 1 missing left
+blpop missing 0
+lpos l a count 0
+exec
+lrange d 0 -1
+ltrim l 0 0
+lrange l 0 -1
+lpop missing 2
+lpop l 0
+"""
+
+
+@pytest.mark.parametrize("proto", [2, 3], ids=["resp2", "resp3"])
+def test_same_bytes_as_redis(start_server, real_redis, proto):
+    from test_redis_cli import resp_command
+    from test_wire import exchange, normalize, split_replies
+
+    payload = resp_command("FLUSHALL")
+    if proto == 3:
+        payload += resp_command("HELLO", 3)
+    for line in WIRE_SCENARIO.strip().splitlines():
+        payload += resp_command(*line.split())
+    pm = start_server()
+    got, want = normalize(exchange(pm.port, payload)), normalize(exchange(real_redis.port, payload))
+    if got != want:
+        g, w = split_replies(got), split_replies(want)
+        diffs = [f"#{i}: pmemkv {a!r}\n    redis  {b!r}" for i, (a, b) in enumerate(zip(g, w)) if a != b]
+        pytest.fail("replies differ:\n" + "\n".join(diffs[:20]))
