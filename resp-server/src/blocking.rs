@@ -10,7 +10,8 @@
 //! ([`crate::cmd::Ctx::signal_ready`]). After that command — after the whole `EXEC` for a
 //! transaction, so a push inside `MULTI` wakes nobody before `EXEC` — the connection serves the
 //! ready keys as Redis does: for each key, the waiters in the order they blocked each try their
-//! command again *on their own behalf*, in the signalling connection's context; a served waiter
+//! command again *on their own behalf*, in the signalling connection's context (a retry can
+//! ask which key woke it, [`ready_key`], to serve itself from that key); a served waiter
 //! gets its reply (encoded in its protocol) through a channel and is unregistered from all its
 //! keys. Serving may make other keys ready (`BLMOVE` pushes to its destination), which are
 //! served in turn.
@@ -27,6 +28,18 @@ use tokio::sync::oneshot;
 use crate::error::CmdError;
 use crate::protocol::reply::{Protocol, Reply};
 use crate::shared::Shared;
+
+thread_local! {
+    /// The key whose readiness the serving loop is acting on (see [`ready_key`]).
+    static READY_KEY: std::cell::RefCell<Option<(u8, Bytes)>> = const { std::cell::RefCell::new(None) };
+}
+
+/// While a waiter's [`ServeFn`] runs: the (database, key) whose readiness woke it, so that a
+/// command waiting on several keys serves itself from that key, as Redis does (not from
+/// whichever of its keys comes first). `None` outside a retry.
+pub fn ready_key() -> Option<(u8, Bytes)> {
+    READY_KEY.with(|k| k.borrow().clone())
+}
 
 /// What a waiter's retry found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -189,7 +202,9 @@ impl Blocking {
                 }
                 let mut reply = Reply { buf: BytesMut::new(), proto: w.proto };
                 let mut more = Vec::new();
+                READY_KEY.with(|k| *k.borrow_mut() = Some(key.clone()));
                 let result = (w.serve)(srv, w.db, &w.args, &mut reply, &mut more);
+                READY_KEY.with(|k| *k.borrow_mut() = None);
                 match result {
                     Ok(Served::No) => continue,
                     Ok(Served::Yes) => {}

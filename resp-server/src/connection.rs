@@ -603,7 +603,8 @@ fn execute_with(
                 session.wrote = true;
                 session.local.writes += 1;
                 srv.dirty.fetch_add(1, Ordering::Relaxed);
-                if srv.watches.any() {
+                // A command that blocked changed nothing (yet).
+                if srv.watches.any() && session.block.is_none() {
                     for k in key_args(cmd, args) {
                         srv.watches.touch(session.db, k);
                     }

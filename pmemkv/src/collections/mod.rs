@@ -45,6 +45,7 @@ use crate::value::ValueRef;
 
 pub use keyops::ExpireDecision;
 pub use keys::{CollMeta, KeyType, Meta, StreamMeta};
+pub use list::{InsertWhere, ListEnd, LposOptions};
 pub use stream::{
     AutoClaim, ClaimOptions, Fields, GroupCreate, GroupDetail, GroupEntry, GroupOutcome, GroupRead, PendingEntry,
     PendingSummary, StreamConsumer, StreamEntry, StreamGroup, StreamId, StreamInfo, StreamTrim, TrimStrategy, XAddId,

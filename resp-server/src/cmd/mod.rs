@@ -82,6 +82,9 @@ pub mod flags {
     pub const SUBSCRIBED_OK: u32 = 1 << 13;
     /// Not queued by `MULTI` (runs at once: `EXEC`, `DISCARD`, `MULTI`, `WATCH`, `QUIT`, `RESET`).
     pub const NO_MULTI: u32 = 1 << 14;
+    /// Key positions that `first_key`/`last_key`/`step` cannot describe (a `numkeys`
+    /// argument: LMPOP, BLMPOP); such a command touches its keys for WATCH itself.
+    pub const MOVABLEKEYS: u32 = 1 << 15;
 
     /// Names for `COMMAND INFO`, in Redis's order.
     pub const NAMES: &[(u32, &str)] = &[
@@ -98,6 +101,7 @@ pub mod flags {
         (SKIP_SLOWLOG, "skip_slowlog"),
         (FAST, "fast"),
         (NO_AUTH, "no_auth"),
+        (MOVABLEKEYS, "movablekeys"),
     ];
 }
 
@@ -271,22 +275,19 @@ pub fn uint_arg(arg: &[u8], err: impl FnOnce() -> CmdError) -> Result<u64, CmdEr
 }
 
 /// Parses a blocking timeout in seconds (decimals allowed; 0 = forever), with Redis's errors.
+/// Like Redis 7.0, the timeout is rounded up to whole milliseconds, and one too large for
+/// them (`inf` included) is reported as negative.
 pub fn timeout_arg(arg: &[u8]) -> Result<Option<std::time::Duration>, CmdError> {
-    let t = parse_float(arg)
-        .filter(|t| t.is_finite())
-        .ok_or_else(|| CmdError::err("timeout is not a float or out of range"))?;
-    if t < 0.0 {
+    let t = parse_float(arg).ok_or_else(|| CmdError::err("timeout is not a float or out of range"))?;
+    let ms = (t * 1000.0).ceil();
+    // -0.0001 rounds up to 0 (forever), as in Redis.
+    if ms < 0.0 || ms >= i64::MAX as f64 {
         return Err(CmdError::err("timeout is negative"));
     }
-    if t == 0.0 {
+    if ms == 0.0 {
         return Ok(None);
     }
-    // Redis keeps millisecond precision.
-    let ms = (t * 1000.0).round();
-    if ms > (i64::MAX / 2) as f64 {
-        return Err(CmdError::err("timeout is out of range"));
-    }
-    Ok(Some(std::time::Duration::from_millis((ms as u64).max(1))))
+    Ok(Some(std::time::Duration::from_millis(ms as u64)))
 }
 
 /// Parses a float argument like Redis's `getDoubleFromObject` (`inf`, `-inf`, `+inf`
