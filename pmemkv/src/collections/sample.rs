@@ -16,10 +16,10 @@
 //! uniform; in lopsided sets, members in small subtrees are favoured (in `{"a", "b1", …,
 //! "b9"}`, `a` is drawn half of the time), and a member that is a prefix of others (`1`
 //! with `10`…`19`) counts as one more branch of its node. When a node has more than
-//! [`MAX_LISTED`] next bytes (or they span more than [`MAX_SPAN`] values), the next byte is
-//! drawn uniformly from the span between the lowest and highest present and rounded up to
-//! the next present one, so a byte following a gap in the byte values is likelier, by the
-//! width of the gap. Every member can be drawn.
+//! [`MAX_LISTED`] distinct next bytes (dense binary data), the next byte is drawn uniformly
+//! from the span between the lowest and highest present and rounded up to the next present
+//! one, so a byte following a gap in the byte values is likelier, by the width of the gap.
+//! Every member can be drawn.
 
 use std::collections::{HashMap, HashSet};
 use std::ops::Bound;
@@ -29,8 +29,6 @@ use crate::iter::{prefix_successor, Direction, KeyRange};
 
 /// Most distinct next bytes of a node enumerated one seek each.
 pub(crate) const MAX_LISTED: usize = 64;
-/// Next bytes spread over more values than this are not enumerated (dense binary data).
-pub(crate) const MAX_SPAN: usize = 128;
 /// Trie nodes cached per sampler before the cache is dropped.
 const MAX_CACHED: usize = 4096;
 
@@ -151,9 +149,7 @@ impl<'a> Sampler<'a> {
         } else {
             first[d]
         };
-        let children = if (hi - lo) as usize + 1 > MAX_SPAN {
-            Children::Span(lo, hi)
-        } else {
+        let children = {
             let mut listed = vec![lo];
             let mut cur = lo;
             let mut overflow = false;
