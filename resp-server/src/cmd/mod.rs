@@ -16,7 +16,9 @@ pub mod lists;
 pub mod multi;
 pub mod pubsub;
 pub mod server;
+pub mod sets;
 pub mod strings;
+pub mod zsets;
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -36,6 +38,8 @@ pub static FAMILIES: &[&[Command]] = &[
     keys::COMMANDS,
     strings::COMMANDS,
     lists::COMMANDS,
+    sets::COMMANDS,
+    zsets::COMMANDS,
     pubsub::COMMANDS,
     multi::COMMANDS,
     info::COMMANDS,
