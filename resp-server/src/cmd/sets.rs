@@ -149,9 +149,23 @@ pub(crate) fn positive_count(arg: &[u8]) -> Result<u64, CmdError> {
     Ok(long_in_range(arg, 0, i64::MAX, Some("value is out of range, must be positive"))? as u64)
 }
 
-/// Parses a SCAN-family cursor like Redis's `strtoul`-based parser.
+/// Parses a SCAN-family cursor like Redis's `strtoul`: decimal digits after an optional sign
+/// (a negative number wraps around, as in C, and so names no position: the scan restarts),
+/// no leading space, nothing after the digits, no overflow.
 pub(crate) fn scan_cursor(arg: &[u8]) -> Result<u64, CmdError> {
-    super::keys::parse_cursor(arg)
+    let invalid = || CmdError::err("invalid cursor");
+    let (neg, digits) = match arg.first() {
+        Some(b'-') => (true, &arg[1..]),
+        Some(b'+') => (false, &arg[1..]),
+        _ => (false, arg),
+    };
+    if digits.is_empty() {
+        // strtoul converts nothing: the cursor is 0 if nothing follows either.
+        return if arg.is_empty() { Ok(0) } else { Err(invalid()) };
+    }
+    let n = std::str::from_utf8(digits).ok().filter(|d| d.bytes().all(|c| c.is_ascii_digit())).ok_or_else(invalid)?;
+    let n: u64 = n.parse().map_err(|_| invalid())?;
+    Ok(if neg { n.wrapping_neg() } else { n })
 }
 
 /// The options of SSCAN/ZSCAN/HSCAN (`MATCH pattern`, `COUNT count`) after the cursor.
