@@ -63,11 +63,11 @@ fn smove_and_smismember() {
 fn spop_counts_and_empties() {
     let dir = tempfile::tempdir().unwrap();
     let c = open(dir.path());
-    let members: Vec<String> = (0..1000).map(|i| format!("m{i:04}")).collect();
+    let members: Vec<String> = (0..6000).map(|i| format!("m{i:05}")).collect();
     c.sadd(b"s", &members).unwrap();
     let mut left: BTreeSet<Vec<u8>> = members.iter().map(|m| m.as_bytes().to_vec()).collect();
-    // Few (draws), many (keep-and-walk), all: never a repeat, always real members.
-    for n in [1u64, 7, 100, 600] {
+    // Few (trie draws), many (one walk), all: never a repeat, always real members.
+    for n in [1u64, 7, 11, 100, 3000] {
         let popped = c.spop(b"s", n).unwrap();
         assert_eq!(popped.len() as u64, n.min(left.len() as u64));
         let distinct: BTreeSet<_> = popped.iter().cloned().collect();
@@ -79,7 +79,7 @@ fn spop_counts_and_empties() {
         assert_eq!(set(&c, b"s"), left);
     }
     assert_eq!(c.spop(b"s", 0).unwrap(), Vec::<Vec<u8>>::new());
-    let rest = c.spop(b"s", 1000).unwrap();
+    let rest = c.spop(b"s", 10_000).unwrap();
     assert_eq!(rest.into_iter().collect::<BTreeSet<_>>(), left);
     assert!(!c.exists(b"s").unwrap());
     assert!(c.spop(b"s", 3).unwrap().is_empty());
@@ -108,7 +108,9 @@ fn srandmember_counts() {
 }
 
 /// Every member can be drawn, also in lopsided sets (prefixes of other members, a member
-/// after a wide gap, binary bytes), and evenly spread members come out near-uniformly.
+/// after a wide gap, binary bytes), and evenly spread members come out near-uniformly (the
+/// counts here are large for the sets, so the picks are exact walks; the trie draws have
+/// their own unit tests in `collections::sample`).
 #[test]
 fn random_draws_reach_every_member() {
     let dir = tempfile::tempdir().unwrap();
@@ -267,6 +269,23 @@ fn recreated_in_one_atomic_group() {
     assert_eq!(set(&c, b"s"), BTreeSet::from([b"c".to_vec()]));
     assert_eq!(c.scard(b"s").unwrap(), 1);
     assert_eq!(set(&c, b"t"), BTreeSet::from([b"c".to_vec()]));
+    // SPOP inside a group sees the group's earlier writes (trie draws through the
+    // transaction's view).
+    let big: Vec<String> = (0..6000).map(|i| format!("b{i:05}")).collect();
+    let (popped, card) = c
+        .store()
+        .atomic(|| {
+            c.sadd(b"big", &big)?;
+            let p = c.spop(b"big", 5)?;
+            Ok((p, c.scard(b"big")?))
+        })
+        .unwrap();
+    assert_eq!(popped.len(), 5);
+    assert_eq!(card, 5995);
+    for p in &popped {
+        assert!(big.iter().any(|b| b.as_bytes() == p.as_slice()));
+        assert!(!c.sismember(b"big", p).unwrap());
+    }
     // SPOP inside a group sees the group's earlier writes.
     let popped = c
         .store()

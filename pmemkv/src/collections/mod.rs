@@ -26,7 +26,7 @@ pub mod hash;
 pub mod keyops;
 pub mod keys;
 pub mod list;
-pub(crate) mod sample;
+pub mod sample;
 pub mod set;
 pub mod stream;
 pub mod strings;

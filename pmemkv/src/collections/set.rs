@@ -16,14 +16,13 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashSet};
 
 use crate::collections::keys::{elem_key, meta_key, space_prefix, CollMeta, KeyType, ELEM_SPACE};
-use crate::collections::sample::Sampler;
+use crate::collections::sample::{check_draws, reservoir, walk_with, with_replacement, Sampler, DRAW_COST};
 use crate::collections::{
     coll_in, first_key, page, scan_range, tx_coll, tx_coll_or_new, tx_fresh_version, tx_store_meta, Collections,
     Reader, ScanResult,
 };
 use crate::error::Result;
 use crate::iter::{Direction, KeyRange};
-use crate::store::Txn;
 
 /// A set-algebra operation (`SINTER`, `SUNION`, `SDIFF` and their `…STORE` variants).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,9 +151,9 @@ impl Collections {
 
     /// Removes and returns up to `count` random members of set `key` (`SPOP key count`); the
     /// set is deleted when it becomes empty (popping everything is O(1) writes: the elements
-    /// become orphans). Draws cost O(log n) seeks each; when most of the set goes, the
-    /// members to keep are drawn instead and the rest popped in one ordered walk. Members
-    /// come back in draw order (byte order when most of the set is popped).
+    /// become orphans). A few members are drawn with O(log n) seeks each (see
+    /// [`crate::collections::sample`]); more than `n / 512` are picked exactly uniformly in
+    /// one walk over the set (memory O(count)).
     pub fn spop(&self, key: &[u8], count: u64) -> Result<Vec<Vec<u8>>> {
         self.store.update(|txn| {
             let Some((mut m, expiry)) = tx_coll(&self.store, txn, key, KeyType::Set)? else { return Ok(Vec::new()) };
@@ -163,25 +162,34 @@ impl Collections {
             }
             let prefix = space_prefix(ELEM_SPACE, key, m.version);
             if count >= m.count {
-                let all = members_of(txn, &prefix)?;
+                let all = members_of(txn, &prefix).collect::<Result<Vec<_>>>()?;
                 txn.delete(&meta_key(key))?;
                 return Ok(all);
             }
-            let remaining = m.count - count;
             let popped = {
-                let seek = self.txn_seek(txn);
-                let mut sampler = Sampler::new(prefix.clone(), &seek);
-                if remaining.saturating_mul(5) > count {
-                    draw_distinct(&mut sampler, count)?
-                } else {
-                    let keep: HashSet<Vec<u8>> = draw_distinct(&mut sampler, remaining)?.into_iter().collect();
-                    let mut out = Vec::with_capacity(count as usize);
-                    for x in members_of(txn, &prefix)? {
-                        if !keep.contains(&x) {
-                            out.push(x);
-                        }
+                // Everything is drawn before anything is deleted, so the view stays still.
+                // Inside an atomic group only the transaction sees the group's earlier writes;
+                // otherwise the store's view is the same and cheaper to seek.
+                let grouped = self.store.in_atomic_group();
+                let seek = |r: KeyRange, d: Direction| {
+                    if grouped {
+                        first_key(&*txn, r, d)
+                    } else {
+                        first_key(&*self.store, r, d)
                     }
-                    out
+                };
+                let walk = |r: KeyRange, n: usize| {
+                    if grouped {
+                        walk_with(&*txn, r, n)
+                    } else {
+                        walk_with(&*self.store, r, n)
+                    }
+                };
+                let mut sampler = Sampler::new(prefix.clone(), &seek, &walk);
+                if count.saturating_mul(DRAW_COST) > m.count {
+                    reservoir(members_of(txn, &prefix), count as usize, sampler.rng())?
+                } else {
+                    draw_distinct(&mut sampler, count)?
                 }
             };
             for x in &popped {
@@ -195,17 +203,25 @@ impl Collections {
 
     /// Random members of set `key` (`SRANDMEMBER key count`, Redis semantics): a positive
     /// `count` gives up to `count` distinct members, a negative one exactly `-count` draws
-    /// that may repeat. Small counts draw with O(log n) seeks each; a count above a third of
-    /// the set walks the set once (reservoir sampling, memory O(count)).
+    /// that may repeat. Up to `n / 512` members are drawn with O(log n) seeks each (see
+    /// [`crate::collections::sample`] for the bias); more are picked exactly uniformly in
+    /// one walk over the set (memory O(count)).
     pub fn srandmember(&self, key: &[u8], count: i64) -> Result<Vec<Vec<u8>>> {
         let Some(m) = self.load_coll(key, KeyType::Set)? else { return Ok(Vec::new()) };
         let prefix = space_prefix(ELEM_SPACE, key, m.version);
         let store = &*self.store;
         let seek = |r: KeyRange, d: Direction| first_key(store, r, d);
-        let mut sampler = Sampler::new(prefix.clone(), &seek);
+        let walk = |r: KeyRange, n: usize| walk_with(store, r, n);
+        let mut sampler = Sampler::new(prefix.clone(), &seek, &walk);
+        let n = count.unsigned_abs();
         if count < 0 {
-            let n = count.unsigned_abs();
-            let mut out = Vec::with_capacity(n.min(1 << 16) as usize);
+            check_draws(n)?;
+        }
+        if count < 0 {
+            if n.saturating_mul(DRAW_COST) > m.count {
+                return with_replacement(members_of(store, &prefix), m.count, n as usize, sampler.rng());
+            }
+            let mut out = Vec::with_capacity(n as usize);
             for _ in 0..n {
                 match sampler.pick_excluding(&HashSet::new())? {
                     Some(x) => out.push(x),
@@ -214,28 +230,13 @@ impl Collections {
             }
             return Ok(out);
         }
-        let count = count as u64;
-        if count >= m.count {
-            return members_of(store, &prefix);
+        if n >= m.count {
+            return members_of(store, &prefix).collect();
         }
-        if count.saturating_mul(3) > m.count {
-            let mut reservoir: Vec<Vec<u8>> = Vec::with_capacity(count as usize);
-            let mut seen = 0u64;
-            for r in store.iter_range(KeyRange::prefix(&prefix), Direction::Forward).keys() {
-                let x = r?.0[prefix.len()..].to_vec();
-                seen += 1;
-                if reservoir.len() < count as usize {
-                    reservoir.push(x);
-                } else {
-                    let j = sampler.rng().below(seen);
-                    if j < count {
-                        reservoir[j as usize] = x;
-                    }
-                }
-            }
-            return Ok(reservoir);
+        if n.saturating_mul(DRAW_COST) > m.count {
+            return reservoir(members_of(store, &prefix), n as usize, sampler.rng());
         }
-        draw_distinct(&mut sampler, count)
+        draw_distinct(&mut sampler, n)
     }
 
     /// The members of `SINTER`/`SUNION`/`SDIFF` over `keys` (a missing key is an empty set;
@@ -375,22 +376,12 @@ impl Collections {
         }
         Ok(())
     }
-
-    /// The seek a sampler uses inside `txn`: the transaction's own view inside an atomic
-    /// group (which holds earlier commands' writes), else the store's (cheaper: a
-    /// transaction iterator copies the pending writes); the caller excludes what it removed.
-    fn txn_seek<'a>(&'a self, txn: &'a Txn<'_>) -> impl Fn(KeyRange, Direction) -> Result<Option<Vec<u8>>> + 'a {
-        let grouped = self.store.in_atomic_group();
-        move |r, d| if grouped { first_key(txn, r, d) } else { first_key(&*self.store, r, d) }
-    }
 }
 
-/// Every member under the element-space `prefix`, in byte order.
-fn members_of<R: Reader + ?Sized>(r: &R, prefix: &[u8]) -> Result<Vec<Vec<u8>>> {
-    r.range(KeyRange::prefix(prefix), Direction::Forward)
-        .keys()
-        .map(|x| x.map(|(k, _)| k[prefix.len()..].to_vec()))
-        .collect()
+/// The members under the element-space `prefix`, in byte order.
+fn members_of<R: Reader + ?Sized>(r: &R, prefix: &[u8]) -> impl Iterator<Item = Result<Vec<u8>>> {
+    let n = prefix.len();
+    r.range(KeyRange::prefix(prefix), Direction::Forward).keys().map(move |x| x.map(|(k, _)| k[n..].to_vec()))
 }
 
 /// `n` distinct random members (fewer if the set is smaller), in draw order.

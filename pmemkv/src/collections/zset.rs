@@ -19,7 +19,7 @@ use crate::collections::keys::{
     ELEM_SPACE, ZINDEX_SPACE,
 };
 use crate::collections::list::normalize_range;
-use crate::collections::sample::Sampler;
+use crate::collections::sample::{check_draws, reservoir, walk_with, with_replacement, Sampler, DRAW_COST};
 use crate::collections::set::draw_distinct;
 use crate::collections::{
     coll_in, first_key, page, scan_range, tx_coll, tx_coll_or_new, tx_fresh_version, tx_store_meta, Collections,
@@ -645,7 +645,7 @@ impl Collections {
 
     /// Random members of sorted set `key` with their scores (`ZRANDMEMBER key count`, Redis
     /// semantics: positive `count` distinct members, negative `-count` draws that may
-    /// repeat); drawn like [`Collections::srandmember`].
+    /// repeat); picked like [`Collections::srandmember`].
     pub fn zrandmember(&self, key: &[u8], count: i64) -> Result<Vec<(Vec<u8>, f64)>> {
         let Some(m) = self.load_coll(key, KeyType::ZSet)? else { return Ok(Vec::new()) };
         let prefix = space_prefix(ELEM_SPACE, key, m.version);
@@ -657,35 +657,34 @@ impl Collections {
             })
         };
         let seek = |r: KeyRange, d: Direction| first_key(store, r, d);
-        let mut sampler = Sampler::new(prefix.clone(), &seek);
+        let walk = |r: KeyRange, n: usize| walk_with(store, r, n);
+        let mut sampler = Sampler::new(prefix.clone(), &seek, &walk);
+        let scored = || {
+            store.iter_range(KeyRange::prefix(&prefix), Direction::Forward).map(|r| {
+                let (k, v) = r?;
+                Ok((k[prefix.len()..].to_vec(), decode_score_value(&v).ok_or_else(|| self.bad_score(key))?))
+            })
+        };
+        let n = count.unsigned_abs();
+        if count < 0 {
+            check_draws(n)?;
+        }
         let mut out = Vec::new();
         if count < 0 {
+            if n.saturating_mul(DRAW_COST) > m.count {
+                return with_replacement(scored(), m.count, n as usize, sampler.rng());
+            }
             let none = HashSet::new();
-            for _ in 0..count.unsigned_abs() {
+            for _ in 0..n {
                 let Some(x) = sampler.pick_excluding(&none)? else { break };
                 out.extend(score_of(x)?);
             }
             return Ok(out);
         }
-        let count = count as u64;
-        if count >= m.count || count.saturating_mul(3) > m.count {
-            let mut seen = 0u64;
-            for r in store.iter_range(KeyRange::prefix(&prefix), Direction::Forward) {
-                let (k, v) = r?;
-                let item = (k[prefix.len()..].to_vec(), decode_score_value(&v).ok_or_else(|| self.bad_score(key))?);
-                seen += 1;
-                if out.len() < count as usize {
-                    out.push(item);
-                } else {
-                    let j = sampler.rng().below(seen);
-                    if j < count {
-                        out[j as usize] = item;
-                    }
-                }
-            }
-            return Ok(out);
+        if n.saturating_mul(DRAW_COST) > m.count {
+            return reservoir(scored(), n as usize, sampler.rng());
         }
-        for x in draw_distinct(&mut sampler, count)? {
+        for x in draw_distinct(&mut sampler, n)? {
             out.extend(score_of(x)?);
         }
         Ok(out)
