@@ -140,3 +140,56 @@ def test_transactions_and_watch(server, r):
         with pytest.raises(redis.WatchError):
             p.execute()
     other.close()
+
+
+# ---- byte-for-byte next to Redis 7 ------------------------------------------------------------
+
+from test_redis_cli import resp_command  # noqa: E402
+from test_wire import exchange, normalize, pair, split_replies  # noqa: E402,F401
+
+# Scenarios whose replies are deterministic (no multi-member replies of random or hash order).
+WIRE = {
+    "membership": [
+        "SADD s a b c", "SADD s a d", "SREM s a x", "SREM missing a", "SCARD s", "SCARD missing",
+        "SISMEMBER s b", "SISMEMBER s zz", "SISMEMBER missing a", "SMISMEMBER s b zz c", "SMISMEMBER missing a b",
+        "SADD one only", "SMEMBERS one", "SMEMBERS missing", "SRANDMEMBER one", "SRANDMEMBER one 5",
+        "SRANDMEMBER one -3", "SRANDMEMBER missing", "SRANDMEMBER missing 5", "SRANDMEMBER one 0",
+        "SPOP missing", "SPOP missing 3", "SPOP one 0", "SPOP one 5", "EXISTS one", "SADD one only", "SPOP one",
+    ],
+    "errors": [
+        "SET str v", "SADD str a", "SREM str a", "SMEMBERS str", "SISMEMBER str a", "SMISMEMBER str a", "SCARD str",
+        "SPOP str", "SPOP str 2", "SRANDMEMBER str 2", "SADD s a", "SPOP s -1", "SPOP s x", "SPOP s 1 2",
+        "SRANDMEMBER s x", "SRANDMEMBER s 1 2", "SRANDMEMBER s -9223372036854775808", "SADD s", "SMOVE s",
+        "SINTER missing str", "SUNION s str", "SDIFF s str", "SINTERSTORE d missing str", "SUNIONSTORE d s str",
+        "SINTERCARD 0 s", "SINTERCARD -1 s", "SINTERCARD x s", "SINTERCARD 3 s str", "SINTERCARD 1 s LIMIT",
+        "SINTERCARD 1 s LIMIT -1", "SINTERCARD 1 s LIMIT x", "SINTERCARD 1 s FOO 1", "SINTERCARD 2 missing str",
+        "SMOVE missing str a", "SMOVE s str a", "SMOVE str s a",
+        "SSCAN str 0", "SSCAN missing 0 COUNT 0", "SSCAN missing x", "SSCAN s x", "SSCAN s 0 COUNT 0",
+        "SSCAN s 0 COUNT x", "SSCAN s 0 FOO", "SSCAN s 0 MATCH", "SSCAN s 18446744073709551616",
+    ],
+    "algebra": [
+        "SADD a 1 2 3 4", "SADD b 3 4 5", "SADD c 4 5 6", "SINTER a b c", "SINTER a missing", "SDIFF a a",
+        "SDIFF missing a", "SINTERSTORE d a b", "SCARD d", "SINTERSTORE d a missing", "EXISTS d",
+        "SUNIONSTORE d a b c", "SCARD d", "SDIFFSTORE d a b c", "SCARD d", "SET str v", "SUNIONSTORE str a",
+        "TYPE str", "SDIFFSTORE a a b", "SCARD a", "SINTERCARD 2 a b", "SINTERCARD 3 a b c",
+        "SINTERCARD 2 c b LIMIT 1", "SINTERCARD 2 c b LIMIT 0", "SINTERCARD 1 missing",
+        "SMOVE b c 3", "SMOVE b c 3", "SMOVE c c 3", "SMOVE c c 9", "SMOVE missing c 1", "SMOVE a fresh 1",
+        "SMEMBERS fresh", "EXISTS a", "SSCAN fresh 0", "SSCAN missing 0",
+    ],
+}
+
+
+@pytest.mark.parametrize("proto", [2, 3], ids=["resp2", "resp3"])
+@pytest.mark.parametrize("case", list(WIRE))
+def test_same_bytes_as_redis(pair, case, proto):
+    pm, rd = pair
+    payload = resp_command("SELECT", 0) + resp_command("FLUSHALL")
+    if proto == 3:
+        payload += resp_command("HELLO", 3)
+    for line in WIRE[case]:
+        payload += resp_command(*line.split())
+    got, want = normalize(exchange(pm.port, payload)), normalize(exchange(rd.port, payload))
+    if got != want:
+        g, w = split_replies(got), split_replies(want)
+        diffs = [f"#{i}: pmemkv {a!r}\n    redis  {b!r}" for i, (a, b) in enumerate(zip(g, w)) if a != b]
+        pytest.fail("replies differ:\n" + "\n".join(diffs[:20]))
