@@ -301,3 +301,53 @@ fn recreated_in_one_atomic_group() {
     assert_eq!(all, vec![b"x".to_vec(), b"y".to_vec(), b"z".to_vec()]);
     assert!(!c.exists(b"g").unwrap());
 }
+
+/// Creating many collections in one atomic group stays linear: each creation looks for
+/// leftovers of its key under the group's version with a range lookup of the group's
+/// pending writes, not a scan of them.
+#[test]
+fn many_collections_created_in_one_atomic_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = open(dir.path());
+    let start = std::time::Instant::now();
+    c.store()
+        .atomic(|| {
+            for i in 0..20_000 {
+                c.sadd(format!("k{i}").as_bytes(), &["m"])?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    assert!(start.elapsed() < std::time::Duration::from_secs(60), "{:?}", start.elapsed());
+    assert_eq!(c.scard(b"k0").unwrap(), 1);
+    assert_eq!(c.scard(b"k19999").unwrap(), 1);
+}
+
+/// A transaction's iterator over odd ranges (reversed, empty, one key) of its own writes.
+#[test]
+fn transaction_iterators_over_odd_ranges() {
+    use std::ops::Bound::{Excluded, Included, Unbounded};
+
+    use pmemkv::{Direction, KeyRange};
+    let dir = tempfile::tempdir().unwrap();
+    let c = open(dir.path());
+    c.store()
+        .update(|txn| {
+            for k in [&b"a"[..], b"b", b"c"] {
+                txn.put(k, b"v")?;
+            }
+            let keys = |start, end| -> Vec<Vec<u8>> {
+                txn.iter_range(KeyRange { start, end }, Direction::Forward).map(|r| r.unwrap().0).collect()
+            };
+            let v = |k: &[u8]| k.to_vec();
+            assert!(keys(Included(v(b"c")), Included(v(b"a"))).is_empty());
+            assert!(keys(Excluded(v(b"b")), Excluded(v(b"b"))).is_empty());
+            assert!(keys(Included(v(b"b")), Excluded(v(b"b"))).is_empty());
+            assert!(keys(Excluded(v(b"b")), Included(v(b"b"))).is_empty());
+            assert_eq!(keys(Included(v(b"b")), Included(v(b"b"))), vec![v(b"b")]);
+            assert_eq!(keys(Excluded(v(b"a")), Unbounded), vec![v(b"b"), v(b"c")]);
+            assert_eq!(keys(Unbounded, Excluded(v(b"c"))), vec![v(b"a"), v(b"b")]);
+            Ok(())
+        })
+        .unwrap();
+}
