@@ -2,7 +2,7 @@
 //! `ZRANDMEMBER`).
 //!
 //! The store keeps no counts per key range, so a uniform pick (rank `r` of `n`) is not
-//! possible in less than O(n). Instead a [`Sampler`] walks down the *byte trie* of the
+//! possible in less than O(n). Instead a sampler walks down the *byte trie* of the
 //! members with ordered seeks: at a node (a byte prefix `p`, taken as the longest common
 //! prefix of the first and last member below it, so shared prefixes such as `user:` cost
 //! nothing) it picks uniformly among "stop here" (if `p` itself is a member) and the distinct
@@ -34,15 +34,16 @@ use crate::error::Result;
 use crate::iter::{prefix_successor, Direction, KeyRange};
 
 /// Most distinct next bytes of a node enumerated one seek each.
-pub(crate) const MAX_LISTED: usize = 64;
+pub const MAX_LISTED: usize = 64;
 /// A node with at most this many members is read whole and drawn from uniformly.
-pub(crate) const SMALL: usize = 16;
+pub const SMALL: usize = 16;
 /// Trie nodes cached per sampler before the cache is dropped.
 const MAX_CACHED: usize = 16384;
 /// A draw costs about as much as this many steps of an ordered walk: to pick more than
 /// `size / DRAW_COST` members, callers walk the whole collection once instead (exactly
-/// uniform, memory O(picked)) — see [`reservoir`] and [`with_replacement`].
-pub(crate) const DRAW_COST: u64 = 512;
+/// uniform, memory O(picked): reservoir sampling, or sorted random positions for draws with
+/// repetition).
+pub const DRAW_COST: u64 = 512;
 /// Most draws with repetition one call makes (`SRANDMEMBER key -count`): the reply must fit
 /// in memory. Redis streams any count; a larger one is refused here.
 pub const MAX_REPEATED_DRAWS: u64 = 1 << 24;
