@@ -27,6 +27,7 @@ pub mod hash;
 pub mod keyops;
 pub mod keys;
 pub mod list;
+pub mod member_sample;
 mod sample;
 pub mod set;
 pub mod stream;
@@ -46,13 +47,14 @@ use crate::value::ValueRef;
 pub use keyops::ExpireDecision;
 pub use keys::{CollMeta, KeyType, Meta, StreamMeta};
 pub use list::{InsertWhere, ListEnd, LposOptions};
+pub use set::SetOp;
 pub use stream::{
     AutoClaim, ClaimOptions, Fields, GroupCreate, GroupDetail, GroupEntry, GroupOutcome, GroupRead, PendingEntry,
     PendingSummary, StreamConsumer, StreamEntry, StreamGroup, StreamId, StreamInfo, StreamTrim, TrimStrategy, XAddId,
     XAddOptions,
 };
 pub use strings::{SetOptions, SetOutcome};
-pub use zset::{ScoreBound, ZAddOptions, ZCompare, ZCondition};
+pub use zset::{Aggregate, LexBound, ScoreBound, ZAddOptions, ZCompare, ZCondition, ZRangeBy, ZStoreOp};
 
 use keys::{decode_meta, decode_sub_key, meta_key, space_prefix, ELEM_SPACE, GROUP_SPACE, ZINDEX_SPACE};
 
@@ -383,15 +385,51 @@ pub(crate) fn tx_coll(
     }
 }
 
-/// Like [`tx_coll`], but starts a new, empty collection (version = this transaction's
-/// version, no expiry) if `key` does not exist.
+/// Like [`tx_coll`], but starts a new, empty collection (version from
+/// [`tx_fresh_version`], no expiry) if `key` does not exist.
 pub(crate) fn tx_coll_or_new(
     store: &Store,
     txn: &Txn<'_>,
     key: &[u8],
     kind: KeyType,
 ) -> Result<(CollMeta, Option<u64>)> {
-    Ok(tx_coll(store, txn, key, kind)?.unwrap_or_else(|| (CollMeta::new(kind, txn.version()), None)))
+    match tx_coll(store, txn, key, kind)? {
+        Some(x) => Ok(x),
+        None => Ok((CollMeta::new(kind, tx_fresh_version(store, txn, key)?), None)),
+    }
+}
+
+/// A version for a new collection under `key` whose element spaces hold nothing yet.
+///
+/// Normally this transaction's version, which no earlier write used. Inside an atomic group
+/// (`MULTI`/`EXEC`) every transaction shares the group's version, so a collection deleted and
+/// created again in the same group would find the elements of its first incarnation under
+/// it: then a version with the top bit set (which store versions never reach) is probed
+/// until one has no elements in either space.
+pub(crate) fn tx_fresh_version(store: &Store, txn: &Txn<'_>, key: &[u8]) -> Result<u64> {
+    let v = txn.version();
+    if !store.in_atomic_group() {
+        return Ok(v);
+    }
+    let unused = |version: u64| -> Result<bool> {
+        for space in [ELEM_SPACE, ZINDEX_SPACE] {
+            let mut it = txn.iter_range(KeyRange::prefix(&space_prefix(space, key, version)), Direction::Forward);
+            if it.next_key()?.is_some() {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    };
+    if unused(v)? {
+        return Ok(v);
+    }
+    let mut candidate = v;
+    loop {
+        candidate = candidate.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(1) | (1 << 63);
+        if unused(candidate)? {
+            return Ok(candidate);
+        }
+    }
 }
 
 /// Writes the metadata of a collection, keeping `expiry`; deletes the key instead if it has
@@ -404,6 +442,62 @@ pub(crate) fn tx_store_meta(txn: &mut Txn<'_>, key: &[u8], meta: &CollMeta, expi
         txn.put_with_expiry(&mk, &meta.encode(), expiry)?;
     }
     Ok(())
+}
+
+/// Read access shared by the store (reads outside a transaction) and a transaction (reads
+/// that must see its own writes), so read paths serve both commands and their `…STORE`
+/// variants.
+pub(crate) trait Reader {
+    /// The live value of `key`.
+    fn read(&self, key: &[u8]) -> Result<Option<ValueRef>>;
+    /// True if `key` is live.
+    fn has(&self, key: &[u8]) -> Result<bool>;
+    /// Iterates a range.
+    fn range(&self, range: KeyRange, dir: Direction) -> crate::store::Iter;
+}
+
+impl Reader for Store {
+    fn read(&self, key: &[u8]) -> Result<Option<ValueRef>> {
+        self.get(key)
+    }
+    fn has(&self, key: &[u8]) -> Result<bool> {
+        self.exists(key)
+    }
+    fn range(&self, range: KeyRange, dir: Direction) -> crate::store::Iter {
+        self.iter_range(range, dir)
+    }
+}
+
+impl Reader for Txn<'_> {
+    fn read(&self, key: &[u8]) -> Result<Option<ValueRef>> {
+        self.get(key)
+    }
+    fn has(&self, key: &[u8]) -> Result<bool> {
+        self.exists(key)
+    }
+    fn range(&self, range: KeyRange, dir: Direction) -> crate::store::Iter {
+        self.iter_range(range, dir)
+    }
+}
+
+/// The metadata of `key` through `r`: `None` if absent or not a collection of `kind`s
+/// accepted by `ok`; `WrongType` if it holds a type `ok` refuses.
+pub(crate) fn coll_in<R: Reader + ?Sized>(
+    store: &Store,
+    r: &R,
+    key: &[u8],
+    ok: impl Fn(KeyType) -> bool,
+) -> Result<Option<CollMeta>> {
+    let Some(raw) = r.read(&meta_key(key))? else { return Ok(None) };
+    match decode_meta(&raw).ok_or_else(|| malformed(store, key))? {
+        Meta::Coll(c) if ok(c.kind) => Ok(Some(c)),
+        _ => Err(Error::WrongType),
+    }
+}
+
+/// The first key of `range` in `dir`, read through `r` (a seek).
+pub(crate) fn first_key<R: Reader + ?Sized>(r: &R, range: KeyRange, dir: Direction) -> Result<Option<Vec<u8>>> {
+    Ok(r.range(range, dir).next_key()?.map(|(k, _)| k))
 }
 
 /// The range of keys under `prefix` after the scan `cursor` (see [`ScanResult`]).

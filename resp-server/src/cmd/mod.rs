@@ -17,8 +17,10 @@ pub mod lists;
 pub mod multi;
 pub mod pubsub;
 pub mod server;
+pub mod sets;
 pub mod streams;
 pub mod strings;
+pub mod zsets;
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -40,6 +42,8 @@ pub static FAMILIES: &[&[Command]] = &[
     strings::COMMANDS,
     hashes::COMMANDS,
     lists::COMMANDS,
+    sets::COMMANDS,
+    zsets::COMMANDS,
     streams::COMMANDS,
     pubsub::COMMANDS,
     multi::COMMANDS,
