@@ -492,6 +492,9 @@ impl Run {
             return Err(corrupt(0, "file is shorter than the run header"));
         }
         let map = MappedFile::map(&file, file_size).map_err(|e| Error::io(ctx("mapping"), e))?;
+        // Point reads touch a hash block, an offset and an entry at random places: without
+        // this, each cold fault reads a whole readahead window (`read_ahead_kb`, often MiBs).
+        map.advise_random();
         let h = map.get(..RUN_HEADER_LEN).ok_or_else(|| corrupt(0, "file is shorter than the run header"))?;
         if h[..8] != RUN_MAGIC {
             return Err(corrupt(0, "bad magic: not an index run file"));
