@@ -367,8 +367,12 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<Inner>> {
     }
 
     // The replayed tail may only be in the page cache (a crashed process): make it durable
-    // before acknowledging anything that depends on it.
-    w.active.sync()?;
+    // before acknowledging anything that depends on it. With nothing replayed and nothing
+    // zeroed, everything up to the checkpoint is durable already (the checkpoint waited for
+    // it), and a clean reopen skips the fsync.
+    if report.replayed_records > 0 || report.torn_tail.is_some() || report.discarded_valid_records {
+        w.active.sync()?;
+    }
     let durable = lsn(w.active.id(), w.pos);
     let next_blob_id = w.next_blob_id;
     let view = View { segments: Arc::new(segments), ..view };

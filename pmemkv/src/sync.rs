@@ -64,6 +64,9 @@ struct State {
     active: Arc<Segment>,
 }
 
+/// Most yields a group-commit leader makes while new writes keep arriving.
+const GROUP_COMMIT_YIELDS: usize = 8;
+
 /// The group-commit coordinator.
 pub struct Syncer {
     state: Mutex<State>,
@@ -123,7 +126,21 @@ impl Syncer {
                 continue;
             }
             st.syncing = true;
-            let target = self.written.load(Ordering::Acquire).max(lsn);
+            // Commit delay: writers that are finishing their append right now would otherwise
+            // miss this round and pay a whole fsync of their own. While new writes keep
+            // arriving, let them run (a yield each, a few at most); a lone writer loses one
+            // yield.
+            let mut target = self.written.load(Ordering::Acquire).max(lsn);
+            parking_lot::MutexGuard::unlocked(&mut st, || {
+                for _ in 0..GROUP_COMMIT_YIELDS {
+                    std::thread::yield_now();
+                    let w = self.written.load(Ordering::Acquire);
+                    if w == target {
+                        break;
+                    }
+                    target = w;
+                }
+            });
             let mut segs = std::mem::take(&mut st.pending);
             segs.push(st.active.clone());
             let result = parking_lot::MutexGuard::unlocked(&mut st, || segs.iter().try_for_each(|s| s.sync()));
