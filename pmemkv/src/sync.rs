@@ -64,8 +64,9 @@ struct State {
     active: Arc<Segment>,
 }
 
-/// Most yields a group-commit leader makes while new writes keep arriving.
-const GROUP_COMMIT_YIELDS: usize = 8;
+/// Longest a group-commit leader waits for more writers while they keep arriving (it stops
+/// after two yields without a new write).
+const GROUP_COMMIT_DELAY: std::time::Duration = std::time::Duration::from_micros(50);
 
 /// The group-commit coordinator.
 pub struct Syncer {
@@ -132,13 +133,17 @@ impl Syncer {
             // yield.
             let mut target = self.written.load(Ordering::Acquire).max(lsn);
             parking_lot::MutexGuard::unlocked(&mut st, || {
-                for _ in 0..GROUP_COMMIT_YIELDS {
+                let start = std::time::Instant::now();
+                let mut quiet = 0;
+                while quiet < 2 && start.elapsed() < GROUP_COMMIT_DELAY {
                     std::thread::yield_now();
                     let w = self.written.load(Ordering::Acquire);
                     if w == target {
-                        break;
+                        quiet += 1;
+                    } else {
+                        quiet = 0;
+                        target = w;
                     }
-                    target = w;
                 }
             });
             let mut segs = std::mem::take(&mut st.pending);
