@@ -24,8 +24,8 @@
 //! ```
 //!
 //! Key buckets count the keys with a value in the index (expired ones included until a merge
-//! drops them) by their first two bytes: bucket = `[min(len, 2), byte0, byte1]` (missing bytes
-//! zero). Version 1 manifests have no buckets; opening one counts the keys once.
+//! drops them) by their first byte, and by their first two bytes in the collection layer's
+//! metadata space (see `store::key_bucket`). Version 1 manifests have no buckets; opening one counts the keys once.
 
 use std::fs::OpenOptions;
 use std::io::Write;

@@ -123,9 +123,22 @@ pub(crate) struct Writer {
 pub(crate) type KeyCounts = BTreeMap<[u8; 3], (u64, u64)>;
 
 /// The count bucket of a key: its length capped at 2, then its first two bytes (zero-padded).
+///
+/// Keys are counted per first byte; keys whose first byte is in [`DETAILED_FIRST_BYTES`] (the
+/// collection layer's metadata space, whose second byte is the server's database) per first
+/// two bytes. So there are at most a few hundred buckets whatever the keys look like (with a
+/// bucket per two-byte prefix of random binary keys, the manifest would grow to a megabyte).
 pub(crate) fn key_bucket(key: &[u8]) -> [u8; 3] {
-    [key.len().min(2) as u8, key.first().copied().unwrap_or(0), key.get(1).copied().unwrap_or(0)]
+    match key {
+        [] => [0, 0, 0],
+        [b0] => [1, *b0, 0],
+        [b0, b1, ..] if DETAILED_FIRST_BYTES.contains(b0) => [2, *b0, *b1],
+        [b0, ..] => [1, *b0, 0],
+    }
 }
+
+/// First bytes whose keys are also counted per second byte (see [`key_bucket`]).
+pub(crate) const DETAILED_FIRST_BYTES: &[u8] = &[crate::collections::keys::META_SPACE];
 
 /// Adds count changes into `counts`.
 pub(crate) fn apply_count_deltas(counts: &mut KeyCounts, deltas: &mut Vec<([u8; 3], i64, i64)>) {
@@ -1022,19 +1035,26 @@ impl Store {
         Ok(n)
     }
 
-    /// The number of keys starting with `prefix` (at most 2 bytes) that have a value, and how
-    /// many of those have an expiry — maintained at every write, so O(1) in the store's size.
+    /// The number of keys starting with `prefix` that have a value, and how many of those have
+    /// an expiry — maintained at every write, so O(1) in the store's size. Answered for a
+    /// prefix of 0 or 1 bytes, and of 2 bytes starting with the collection layer's metadata
+    /// byte (`M`: a database of the server).
     /// Like Redis's `DBSIZE`, expired keys count until they are reclaimed (a merge of the
     /// index drops them). `None` for a longer prefix (count those with an iterator).
     pub fn key_count(&self, prefix: &[u8]) -> Option<(u64, u64)> {
-        if prefix.len() > 2 {
+        // Two-byte prefixes are counted only under the detailed first bytes (see key_bucket).
+        if prefix.len() > 2 || (prefix.len() == 2 && !DETAILED_FIRST_BYTES.contains(&prefix[0])) {
             return None;
         }
         let counts = self.inner.key_counts.lock();
         let mut total = (0, 0);
         for (b, (k, e)) in counts.iter() {
-            let key_len = b[0] as usize;
-            let matches = prefix.len() <= key_len && b[1..1 + prefix.len()] == *prefix;
+            let matches = match prefix {
+                [] => true,
+                [p0] => b[1] == *p0,
+                [p0, p1] => b[0] == 2 && b[1] == *p0 && b[2] == *p1,
+                _ => false,
+            };
             if matches {
                 total.0 += k;
                 total.1 += e;
