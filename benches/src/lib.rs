@@ -32,7 +32,7 @@ const BUILD_BATCH: u64 = 10_000;
 /// Bumped whenever the generator or the build procedure changes (invalidates cached datasets).
 const DATASET_FORMAT: u32 = 1;
 /// Version of the pmemkv build procedure (bumping it rebuilds only the pmemkv datasets).
-const PMEMKV_BUILD: u32 = 2;
+const PMEMKV_BUILD: u32 = 3;
 /// LMDB map size (virtual; the file only grows as needed).
 pub const LMDB_MAP_SIZE: usize = 128 << 30;
 
