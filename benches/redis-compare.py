@@ -7,6 +7,7 @@ machine conditions.
     ROUNDS=5 python3 benches/redis-compare.py
     SMOKE=1 python3 benches/redis-compare.py         # tiny run (CI): checks it all works
     WORKLOADS=set,get python3 benches/redis-compare.py
+    PMEMKV_ARGS="--set io-threads 1" python3 benches/redis-compare.py
 
 Prints, per workload, the median requests/s of each server, the pmemkv/Redis ratio, and the
 median p99 latency of each, then a Markdown table for docs/benchmarks.md. Needs
@@ -29,6 +30,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMOKE = os.environ.get("SMOKE", "") not in ("", "0")
 ROUNDS = int(os.environ.get("ROUNDS", "1" if SMOKE else "3"))
 CLIENTS = 50
+# Extra pmemkv-server arguments, e.g. PMEMKV_ARGS="--set io-threads 1".
+PMEMKV_ARGS = os.environ.get("PMEMKV_ARGS", "").split()
 
 # name -> (redis-benchmark arguments, requests in a full run)
 WORKLOADS = {
@@ -115,7 +118,7 @@ def main():
         stdout=subprocess.DEVNULL)
     pmem = subprocess.Popen(
         [server_bin, "--port", str(pport), "--bind", "127.0.0.1", "--dir", os.path.join(tmp, "pmemkv"),
-         "--appendfsync", "everysec", "--loglevel", "warning"],
+         "--appendfsync", "everysec", "--loglevel", "warning"] + PMEMKV_ARGS,
         stdout=subprocess.DEVNULL)
     results = {name: {"redis": [], "pmemkv": []} for name in names}
     try:
@@ -123,7 +126,7 @@ def main():
         wait_ping(pport)
         cpus = os.cpu_count()
         print(f"redis-compare: {ROUNDS} round(s), {CLIENTS} clients, {cpus} cores, "
-              f"{'smoke' if SMOKE else 'full'} sizes; redis :{rport}, pmemkv :{pport}")
+              f"{'smoke' if SMOKE else 'full'} sizes; redis :{rport}, pmemkv :{pport} {' '.join(PMEMKV_ARGS)}")
         for rnd in range(ROUNDS):
             for name in names:
                 args, n = WORKLOADS[name]
