@@ -1,24 +1,25 @@
-//! The memtable: a lock-free skiplist of the index entries written since the last checkpoint.
+//! The memtable: the index entries written since the last checkpoint.
 //!
-//! Readers never lock the skiplist; the single writer (under the store's write mutex) inserts.
-//! At a checkpoint it is frozen and written out as an index run, then dropped.
+//! Two structures share the keys: a sharded hash table holds each key's entry (point reads,
+//! and the writer's lookup of the previous entry, are one probe), and a lock-free skiplist
+//! holds the keys in order (ordered reads look each key's entry up in the hash table). The
+//! single writer (under the store's write mutex) inserts; readers never block on it for more
+//! than a shard's short read lock.
 //!
-//! Point lookups go through a sharded hash index beside the skiplist (a skiplist search costs
-//! dozens of key comparisons; a `GET` is one hash probe), updated by the single writer under
-//! the shard's write lock; ordered reads use the skiplist.
-//!
-//! An overwrite updates the entry in its node rather than replacing the node:
-//! `SkipMap::insert` on an existing key unlinks the old node before linking the new one, and a
-//! reader looking the key up in between would miss the memtable and fall through to an older
-//! entry in a run (a read going back in time, or a live key reported absent).
+//! An overwrite only replaces the entry in the hash table: the key stays in the skiplist, so
+//! a reader never misses a key that is being overwritten (with `SkipMap::insert` the old node
+//! is unlinked before the new one is linked, and a reader in between would fall through to an
+//! older entry in a run — a read going back in time). A new key goes into the skiplist first,
+//! then the hash table; an ordered reader that meets a key not yet in the hash table skips it
+//! (its write has not completed).
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::ops::Bound;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crossbeam_skiplist::SkipMap;
-use parking_lot::{Mutex, RwLock};
+use crossbeam_skiplist::SkipSet;
+use parking_lot::RwLock;
 
 use crate::entry::Entry;
 
@@ -44,12 +45,16 @@ impl Hasher for KeyHasher {
     }
 }
 
-type Shard = RwLock<HashMap<Box<[u8]>, Entry, BuildHasherDefault<KeyHasher>>>;
+/// Keys of up to 32 bytes are stored inline in the hash table's slot: comparing a key then
+/// touches the slot's cache line only, not a separate allocation.
+type IndexKey = smallvec::SmallVec<[u8; 32]>;
+
+type Shard = RwLock<HashMap<IndexKey, Entry, BuildHasherDefault<KeyHasher>>>;
 
 /// Index entries written since the last checkpoint.
 #[derive(Debug)]
 pub struct Memtable {
-    map: SkipMap<Vec<u8>, Mutex<Entry>>,
+    keys: SkipSet<Vec<u8>>,
     index: Box<[Shard]>,
     bytes: AtomicUsize,
 }
@@ -57,7 +62,7 @@ pub struct Memtable {
 impl Default for Memtable {
     fn default() -> Memtable {
         Memtable {
-            map: SkipMap::new(),
+            keys: SkipSet::new(),
             index: (0..SHARDS).map(|_| Shard::default()).collect(),
             bytes: AtomicUsize::new(0),
         }
@@ -82,29 +87,25 @@ impl Memtable {
     /// Inserts or replaces the entry for `key` (single writer: callers hold the write mutex,
     /// or own the memtable during replay).
     pub fn insert(&self, key: &[u8], entry: Entry) {
-        let mut shard = self.index[shard_of(key)].write();
-        if let Some(e) = shard.get_mut(key) {
+        let shard = &self.index[shard_of(key)];
+        if let Some(e) = shard.write().get_mut(key) {
             *e = entry;
-            drop(shard);
-            if let Some(n) = self.map.get(key) {
-                *n.value().lock() = entry;
-            }
             return;
         }
-        shard.insert(key.into(), entry);
-        drop(shard);
+        // The skiplist first, then the hash table (see the module documentation).
+        self.keys.insert(key.to_vec());
+        shard.write().insert(IndexKey::from_slice(key), entry);
         self.bytes.fetch_add(2 * key.len() + ENTRY_OVERHEAD, Ordering::Relaxed);
-        self.map.insert(key.to_vec(), Mutex::new(entry));
     }
 
     /// Number of entries.
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.keys.len()
     }
 
     /// True if empty.
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.keys.is_empty()
     }
 
     /// Approximate heap bytes held.
@@ -114,16 +115,28 @@ impl Memtable {
 
     /// The first entry with key in `bound..` (forward) — copied out.
     pub fn seek_forward(&self, bound: Bound<&[u8]>) -> Option<(Vec<u8>, Entry)> {
-        self.map.lower_bound(bound).map(|e| (e.key().clone(), *e.value().lock()))
+        let mut k = self.keys.lower_bound(bound)?;
+        loop {
+            if let Some(e) = self.get(k.value()) {
+                return Some((k.value().clone(), e));
+            }
+            k = k.next()?;
+        }
     }
 
     /// The last entry with key in `..bound` (backward) — copied out.
     pub fn seek_backward(&self, bound: Bound<&[u8]>) -> Option<(Vec<u8>, Entry)> {
-        self.map.upper_bound(bound).map(|e| (e.key().clone(), *e.value().lock()))
+        let mut k = self.keys.upper_bound(bound)?;
+        loop {
+            if let Some(e) = self.get(k.value()) {
+                return Some((k.value().clone(), e));
+            }
+            k = k.prev()?;
+        }
     }
 
     /// All entries in key order (used to write the memtable out as a run).
     pub fn iter(&self) -> impl Iterator<Item = (Vec<u8>, Entry)> + '_ {
-        self.map.iter().map(|e| (e.key().clone(), *e.value().lock()))
+        self.keys.iter().filter_map(|k| self.get(k.value()).map(|e| (k.value().clone(), e)))
     }
 }
