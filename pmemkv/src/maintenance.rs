@@ -386,6 +386,31 @@ fn relocate_segment(inner: &Inner, seg: &Arc<Segment>) -> Result<Lsn> {
             pos += len;
         }
         if chunk_bytes >= RELOCATE_CHUNK_BYTES || (end && !chunk.is_empty()) {
+            // First, without the writer lock, drop the candidates already superseded (most of
+            // them: the segment is mostly dead). Only the survivors are checked again under
+            // the lock, so foreground writers wait for a fraction of the lookups.
+            {
+                let view = inner.view.load();
+                let now = inner.now();
+                let mut live = Vec::with_capacity(chunk.len());
+                for c in chunk.drain(..) {
+                    let keep = match view.lookup(&c.key)? {
+                        Some(cur) if !cur.is_expired(now) => match (cur.value, c.loc) {
+                            (
+                                Some(ValueLoc::Inline { segment, offset, .. }),
+                                ValueLoc::Inline { segment: s2, offset: o2, .. },
+                            ) => segment == s2 && offset == o2,
+                            (Some(ValueLoc::Blob { id, .. }), ValueLoc::Blob { id: id2, .. }) => id == id2,
+                            _ => false,
+                        },
+                        _ => false,
+                    };
+                    if keep {
+                        live.push(c);
+                    }
+                }
+                chunk = live;
+            }
             let mut w = inner.writer.lock();
             let view = inner.view.load();
             let now = inner.now();
