@@ -76,4 +76,7 @@ log "pmemkv-server with real clients: redis-py, redis-cli, redis-benchmark (and 
 cargo build -p resp-server --locked
 python3 -m pytest -q resp-server/tests/python
 
+log "redis-benchmark comparison with Redis 7 (smoke: every workload runs on both servers)"
+SMOKE=1 python3 benches/redis-compare.py
+
 log "all checks passed"
