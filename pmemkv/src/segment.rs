@@ -1,13 +1,17 @@
 //! Log segment files: preallocated, mapped read-only, appended with `pwrite`.
 //!
 //! A segment is `seg-<id:08x>.pkl`: a 64-byte header followed by records (see
-//! [`crate::record`]). Its full capacity is preallocated with `fallocate` when it is created,
-//! so appends never extend the file and the whole file can be mapped once: readers get
-//! zero-copy slices of values for as long as they hold an `Arc<Segment>`, even after
-//! compaction has unlinked the file.
+//! [`crate::record`]). It is created at its full capacity (a sparse file), so appends never
+//! extend the file and the whole file can be mapped once: readers get zero-copy slices of
+//! values for as long as they hold an `Arc<Segment>`, even after compaction has unlinked the
+//! file. Disk blocks are reserved with `fallocate` ahead of the writes, [`ALLOC_STEP`] at a
+//! time: a full disk is an error from the reservation, before anything is written (nothing is
+//! ever written through the mapping, so no write can fault), and a small store does not hold
+//! a whole segment's worth of disk.
 
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::{Error, Result};
 use crate::io::{self, MappedFile};
@@ -35,6 +39,9 @@ pub fn parse_segment_file_name(name: &str) -> Option<u32> {
     u32::from_str_radix(hex, 16).ok()
 }
 
+/// Disk space reserved ahead of the writes at a time.
+pub const ALLOC_STEP: u64 = 8 << 20;
+
 /// One open log segment.
 #[derive(Debug)]
 pub struct Segment {
@@ -42,6 +49,8 @@ pub struct Segment {
     path: PathBuf,
     file: File,
     map: MappedFile,
+    /// Bytes from the start of the file known to be reserved on disk.
+    allocated: AtomicU64,
 }
 
 impl Segment {
@@ -57,7 +66,8 @@ impl Segment {
             .open(&path)
             .map_err(|e| Error::io(ctx("creating"), e))?;
         let result = (|| {
-            io::preallocate(&file, 0, capacity).map_err(|e| Error::io(ctx("preallocating"), e))?;
+            file.set_len(capacity).map_err(|e| Error::io(ctx("sizing"), e))?;
+            io::preallocate(&file, 0, ALLOC_STEP.min(capacity)).map_err(|e| Error::io(ctx("preallocating"), e))?;
             let mut header = [0u8; SEGMENT_HEADER_LEN as usize];
             header[0..8].copy_from_slice(SEGMENT_MAGIC);
             header[8..12].copy_from_slice(&SEGMENT_FORMAT_VERSION.to_le_bytes());
@@ -68,7 +78,7 @@ impl Segment {
             file.sync_all().map_err(|e| Error::io(ctx("syncing"), e))?;
             let map = MappedFile::map(&file, capacity).map_err(|e| Error::io(ctx("mapping"), e))?;
             map.advise_random();
-            Ok(Segment { id, path: path.clone(), file, map })
+            Ok(Segment { id, path: path.clone(), file, map, allocated: AtomicU64::new(ALLOC_STEP.min(capacity)) })
         })();
         if result.is_err() {
             let _ = std::fs::remove_file(&path);
@@ -108,7 +118,8 @@ impl Segment {
         if stored_id != id {
             return Err(Error::corruption(&path, 16, format!("segment header names id {stored_id}, file name {id}")));
         }
-        Ok(Segment { id, path, file, map })
+        // Unknown: the next write reserves its range again (a no-op where already reserved).
+        Ok(Segment { id, path, file, map, allocated: AtomicU64::new(0) })
     }
 
     /// The segment id.
@@ -131,7 +142,23 @@ impl Segment {
         &self.map
     }
 
-    /// Writes `buf` at `offset` (must lie within the capacity).
+    /// Reserves disk space for writes up to `end` (in [`ALLOC_STEP`]s). An error here (e.g.
+    /// `ENOSPC`) means nothing was written: the caller can fail the write cleanly.
+    pub fn ensure_allocated(&self, end: u64) -> Result<()> {
+        let have = self.allocated.load(Ordering::Acquire);
+        if end <= have {
+            return Ok(());
+        }
+        let capacity = self.capacity();
+        let want = end.div_ceil(ALLOC_STEP).saturating_mul(ALLOC_STEP).min(capacity).max(end.min(capacity));
+        io::preallocate(&self.file, have, want - have)
+            .map_err(|e| Error::io(format!("preallocating segment {}", self.path.display()), e))?;
+        self.allocated.fetch_max(want, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// Writes `buf` at `offset` (must lie within the capacity and be reserved, see
+    /// [`Segment::ensure_allocated`]).
     pub fn write_at(&self, buf: &[u8], offset: u64) -> Result<()> {
         if offset + buf.len() as u64 > self.capacity() {
             return Err(Error::InvalidArgument(format!("write past the end of segment {}", self.id)));

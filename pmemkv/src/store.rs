@@ -397,6 +397,13 @@ impl Inner {
         let mut buf = std::mem::take(&mut w.buf);
         let mut positions = std::mem::take(&mut w.positions);
         record::encode_record(&mut buf, seq, ops, &mut positions);
+        // Reserve the disk space first: a full disk fails this write cleanly (nothing was
+        // written, the store stays usable), rather than a pwrite failing half-way.
+        if let Err(e) = w.active.ensure_allocated(w.pos + buf.len() as u64) {
+            w.buf = buf;
+            w.positions = positions;
+            return Err(e);
+        }
         let written = w.active.write_at(&buf, w.pos);
         if let Err(e) = written {
             self.poison.set(format!("write to the log failed: {e}"));

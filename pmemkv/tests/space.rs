@@ -327,3 +327,26 @@ fn full_disk_is_an_error_not_a_crash() {
     }
     drop(mount);
 }
+
+/// Segments reserve disk space as they fill (in 8 MiB steps), not their whole capacity at
+/// creation: a small store holds little disk.
+#[test]
+fn segments_reserve_disk_as_they_fill() {
+    use std::os::unix::fs::MetadataExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::open(tmp.path(), Options { background: false, ..Options::default() }).unwrap();
+    let seg = tmp.path().join("seg-00000001.pkl");
+    let used = |p: &std::path::Path| std::fs::metadata(p).unwrap().blocks() * 512;
+    let meta = std::fs::metadata(&seg).unwrap();
+    assert_eq!(meta.len(), 128 << 20, "the file has its full capacity");
+    assert!(used(&seg) <= 9 << 20, "a new segment reserves one step, not 128 MiB: {}", used(&seg));
+    let v = vec![7u8; 64 << 10];
+    for i in 0..300u32 {
+        store.put(&i.to_be_bytes(), &v).unwrap();
+    }
+    let after = used(&seg);
+    assert!(after >= 19 << 20 && after <= 33 << 20, "about 19 MiB written, reserved in steps: {after}");
+    for i in 0..300u32 {
+        assert_eq!(store.get(&i.to_be_bytes()).unwrap().unwrap().len(), v.len());
+    }
+}

@@ -229,3 +229,45 @@ fn monitor_sees_commands() {
     assert!(line.starts_with('+'), "{line}");
     assert!(line.contains("[0 127.0.0.1:") && line.ends_with("\"SET\" \"key with space\" \"v\\\"1\"\r\n"), "{line}");
 }
+
+/// A non-loopback IPv4 address of this machine, if it has one (from `/proc/net/fib_trie`'s
+/// local host routes).
+fn external_ipv4() -> Option<std::net::Ipv4Addr> {
+    let trie = std::fs::read_to_string("/proc/net/fib_trie").ok()?;
+    let lines: Vec<&str> = trie.lines().collect();
+    for w in lines.windows(2) {
+        if w[1].contains("/32 host LOCAL") {
+            let ip: std::net::Ipv4Addr = w[0].trim().trim_start_matches("|-- ").trim().parse().ok()?;
+            if !ip.is_loopback() {
+                return Some(ip);
+            }
+        }
+    }
+    None
+}
+
+#[test]
+fn protected_mode_refuses_non_loopback_clients_without_a_password() {
+    let Some(ip) = external_ipv4() else {
+        eprintln!("no non-loopback IPv4 address on this machine: protected mode cannot be exercised here");
+        return;
+    };
+    let srv = TestServer::start_with(|c| c.bind = vec!["0.0.0.0".into()]);
+    let port = srv.addr.port();
+    let mut s = TcpStream::connect((ip, port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut reply = String::new();
+    let _ = s.read_to_string(&mut reply);
+    assert!(reply.starts_with("-DENIED Redis is running in protected mode"), "{reply}");
+    // Loopback clients are served; with a password, outside clients are too (after AUTH).
+    let mut c = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap().get_connection().unwrap();
+    assert_eq!(cmd(&mut c, &["PING"]).unwrap(), Value::SimpleString("PONG".into()));
+    drop(srv);
+    let srv = TestServer::start_with(|c| {
+        c.bind = vec!["0.0.0.0".into()];
+        c.requirepass = Some("pw".into());
+    });
+    let mut c =
+        redis::Client::open(format!("redis://:pw@{ip}:{}/", srv.addr.port())).unwrap().get_connection().unwrap();
+    assert_eq!(cmd(&mut c, &["PING"]).unwrap(), Value::SimpleString("PONG".into()));
+}
