@@ -7,12 +7,12 @@
 //! structure a reader trusts is covered by a CRC32 (crc32fast / IEEE) that is checked before
 //! use, so damaged bytes surface as [`Error::Corruption`], never as a wrong [`Entry`].
 //!
-//! # File format (version 1, little-endian throughout)
+//! # File format (version 2, little-endian throughout)
 //!
 //! ```text
 //! header, 64 bytes at offset 0
 //!   0   magic             [u8; 8]  b"PMKVRUN\0"
-//!   8   format_version    u32      RUN_FORMAT_VERSION (1)
+//!   8   format_version    u32      RUN_FORMAT_VERSION (2), or RUN_FORMAT_V1 (1), see below
 //!   12  flags             u32      0 (any other value is rejected as corruption)
 //!   16  run_id            u64
 //!   24  entry_count       u64      at most MAX_RUN_ENTRIES (u32::MAX - 1)
@@ -37,7 +37,8 @@
 //!
 //! hash table, hash_offset .. hash_offset + 4096 * hash_block_count (= end of file)
 //!   hash_block_count blocks of 4096 bytes, each:
-//!   0     511 slots of 8 bytes: fingerprint u32 | ordinal u32 (fingerprint 0 = empty slot)
+//!   0     511 slots of 8 bytes: fingerprint u32 | target u32 (fingerprint 0 = empty slot)
+//!         target = the file offset of the entry (version 2) or its ordinal (version 1)
 //!   4088  crc   u32  CRC32 of the block's bytes 0..4088
 //!   4092  zero  u32
 //! ```
@@ -53,6 +54,12 @@
 //!
 //! An entry's ordinal is covered by its CRC, so an offsets-array slot damaged into pointing at
 //! another well-formed entry is detected (the ordinal does not match the index looked up).
+//!
+//! Version 2 differs from version 1 only in what a hash slot's target holds: the entry's file
+//! offset, so a point read touches one hash block and the entry (no offsets-array hop, one
+//! cache miss fewer). A point read checks that the target lies inside the entries region and
+//! verifies the entry's CRC and key before trusting it. The builder writes version 1 when the
+//! entries region ends beyond `u32::MAX` (offsets would not fit a slot); readers accept both.
 //!
 //! While building, the builder spills `(entry offset u64, key hash u64)` pairs to a temporary
 //! file named `<run file name>` + [`OFFSETS_TMP_SUFFIX`] next to the run; it is removed when the
@@ -72,7 +79,10 @@ use crate::MAX_KEY_LEN;
 /// Magic bytes at the start of every run file.
 pub const RUN_MAGIC: [u8; 8] = *b"PMKVRUN\0";
 /// The run format version this build reads and writes.
-pub const RUN_FORMAT_VERSION: u32 = 1;
+pub const RUN_FORMAT_VERSION: u32 = 2;
+/// The previous format (hash slots hold ordinals), still read, and still written for a run
+/// whose entries region does not fit 32-bit offsets.
+pub const RUN_FORMAT_V1: u32 = 1;
 /// Length of the run header in bytes.
 pub const RUN_HEADER_LEN: usize = 64;
 /// Header offset of the format version (u32).
@@ -162,6 +172,7 @@ fn le_u64(b: &[u8], at: usize) -> u64 {
 /// The decoded header fields.
 #[derive(Debug, Clone, Copy)]
 struct Header {
+    version: u32,
     run_id: u64,
     count: u64,
     entries_offset: u64,
@@ -174,7 +185,7 @@ impl Header {
     fn encode(&self) -> [u8; RUN_HEADER_LEN] {
         let mut h = [0u8; RUN_HEADER_LEN];
         h[..8].copy_from_slice(&RUN_MAGIC);
-        h[HDR_VERSION_AT..HDR_VERSION_AT + 4].copy_from_slice(&RUN_FORMAT_VERSION.to_le_bytes());
+        h[HDR_VERSION_AT..HDR_VERSION_AT + 4].copy_from_slice(&self.version.to_le_bytes());
         h[HDR_FLAGS_AT..HDR_FLAGS_AT + 4].copy_from_slice(&0u32.to_le_bytes());
         h[HDR_RUN_ID_AT..HDR_RUN_ID_AT + 8].copy_from_slice(&self.run_id.to_le_bytes());
         h[HDR_COUNT_AT..HDR_COUNT_AT + 8].copy_from_slice(&self.count.to_le_bytes());
@@ -216,6 +227,9 @@ pub struct RunBuilder {
     /// Set after an I/O error: the files are in an unknown state and the builder refuses work.
     failed: bool,
     finished: bool,
+    /// Largest entries-region end for which hash slots hold file offsets (format version 2);
+    /// beyond it the builder writes version 1 (slots hold ordinals). Lowered by tests.
+    slot_offset_limit: u64,
 }
 
 impl RunBuilder {
@@ -248,6 +262,7 @@ impl RunBuilder {
             last_key: Vec::new(),
             failed: false,
             finished: false,
+            slot_offset_limit: u32::MAX as u64,
         };
         // Placeholder header; the real one is written by `finish`.
         let placeholder = [0u8; RUN_HEADER_LEN];
@@ -371,6 +386,8 @@ impl RunBuilder {
         let hash_len = hash_blocks.checked_mul(HASH_BLOCK_LEN as u64).ok_or_else(too_large)?;
         let file_size = hash_offset.checked_add(hash_len).ok_or_else(too_large)?;
         let slot_count = hash_blocks * HASH_SLOTS_PER_BLOCK as u64;
+        // Entry offsets fit a slot's 32 bits unless the entries region is over 4 GiB.
+        let slot_offsets = entries_end <= self.slot_offset_limit;
 
         // Reserve (and zero) everything after the entries: padding, offsets, hash table.
         preallocate(&file, entries_end, file_size - entries_end).map_err(|e| Error::io(ctx("preallocating"), e))?;
@@ -396,7 +413,8 @@ impl RunBuilder {
                         + (slot % HASH_SLOTS_PER_BLOCK as u64) as usize * HASH_SLOT_LEN;
                     if le_u32(&table, at) == 0 {
                         table[at..at + 4].copy_from_slice(&fp.to_le_bytes());
-                        table[at + 4..at + 8].copy_from_slice(&(ordinal as u32).to_le_bytes());
+                        let target = if slot_offsets { le_u64(&pair, 0) } else { ordinal };
+                        table[at + 4..at + 8].copy_from_slice(&(target as u32).to_le_bytes());
                         break;
                     }
                     slot = (slot + 1) % slot_count;
@@ -412,6 +430,7 @@ impl RunBuilder {
         drop(table);
 
         let header = Header {
+            version: if slot_offsets { RUN_FORMAT_VERSION } else { RUN_FORMAT_V1 },
             run_id: self.run_id,
             count,
             entries_offset: RUN_HEADER_LEN as u64,
@@ -461,6 +480,9 @@ pub struct Run {
     /// read-only and the file immutable, so a block verified once is not checked again on
     /// every lookup (a 4 KiB CRC would otherwise dominate a point read).
     verified_blocks: Box<[AtomicU64]>,
+    /// Version 2: hash slots hold the entry's file offset (one memory access fewer per point
+    /// read than going through the offsets array); version 1: its ordinal.
+    slot_offsets: bool,
 }
 
 const _: () = {
@@ -500,7 +522,7 @@ impl Run {
             return Err(corrupt(0, "bad magic: not an index run file"));
         }
         let version = le_u32(h, HDR_VERSION_AT);
-        if version != RUN_FORMAT_VERSION {
+        if version != RUN_FORMAT_VERSION && version != RUN_FORMAT_V1 {
             return Err(Error::UnsupportedVersion {
                 path: path.to_path_buf(),
                 found: version,
@@ -566,6 +588,7 @@ impl Run {
             slot_count,
             file_size,
             verified_blocks: (0..hash_blocks.div_ceil(64)).map(|_| AtomicU64::new(0)).collect(),
+            slot_offsets: version == RUN_FORMAT_VERSION,
         })
     }
 
@@ -609,22 +632,16 @@ impl Run {
             .ok_or_else(|| self.corruption(offset, "structure extends beyond end of file"))
     }
 
-    /// Reads and verifies entry `i` (which must be `< self.count`).
-    fn read_entry(&self, i: u64) -> Result<EntryRef> {
-        if i >= self.count {
-            return Err(Error::InvalidArgument(format!(
-                "entry index {i} out of range for index run {} of {} entries",
-                self.path.display(),
-                self.count
-            )));
-        }
-        let slot_at = self.offsets_offset + i * 8; // in range: checked at open
-        let offset = le_u64(self.bytes(slot_at, 8)?, 0);
+    /// The entry record at file offset `offset` (a hash slot's target in version 2), verified
+    /// against its CRC. `expect` is the entry's index when it is known (the offsets array
+    /// path), checked against the record's ordinal.
+    fn entry_at_offset(&self, offset: u64, expect: Option<u64>, from: u64) -> Result<EntryRef> {
         let entries_end = self.offsets_offset;
+        let i = expect.map_or_else(|| "at a hash slot's offset".to_string(), |i| i.to_string());
         if offset < self.entries_offset
             || offset.checked_add(ENTRY_RECORD_HEADER_LEN as u64).is_none_or(|e| e > entries_end)
         {
-            return Err(self.corruption(slot_at, format!("offset of entry {i} out of range")));
+            return Err(self.corruption(from, format!("offset of entry {i} out of range")));
         }
         let head = self.bytes(offset, ENTRY_RECORD_HEADER_LEN as u64)?;
         let key_len = le_u32(head, ENTRY_KEY_LEN_AT) as u64;
@@ -637,8 +654,8 @@ impl Run {
             return Err(self.corruption(offset, format!("entry {i} checksum mismatch")));
         }
         let ordinal = le_u32(record, ENTRY_ORDINAL_AT) as u64;
-        if ordinal != i {
-            return Err(self.corruption(slot_at, format!("offsets slot {i} points at entry {ordinal}")));
+        if ordinal >= self.count || expect.is_some_and(|i| ordinal != i) {
+            return Err(self.corruption(from, format!("slot for entry {i} points at entry {ordinal}")));
         }
         let entry = Entry::decode(&record[ENTRY_BODY_AT..ENTRY_RECORD_HEADER_LEN])
             .map_err(|reason| self.corruption(offset + ENTRY_BODY_AT as u64, reason))?;
@@ -648,6 +665,20 @@ impl Run {
             key_len: key_len as usize,
             entry,
         })
+    }
+
+    /// Reads and verifies entry `i` (which must be `< self.count`) through the offsets array.
+    fn read_entry(&self, i: u64) -> Result<EntryRef> {
+        if i >= self.count {
+            return Err(Error::InvalidArgument(format!(
+                "entry index {i} out of range for index run {} of {} entries",
+                self.path.display(),
+                self.count
+            )));
+        }
+        let slot_at = self.offsets_offset + i * 8; // in range: checked at open
+        let offset = le_u64(self.bytes(slot_at, 8)?, 0);
+        self.entry_at_offset(offset, Some(i), slot_at)
     }
 
     fn key_of(&self, e: &EntryRef) -> &[u8] {
@@ -709,12 +740,17 @@ impl Run {
                 return Ok(None);
             }
             if slot_fp == fp {
-                let ordinal = le_u32(block, at + 4) as u64;
-                if ordinal >= self.count {
+                let target = le_u32(block, at + 4) as u64;
+                let out_of_range = if self.slot_offsets {
+                    target < self.entries_offset || target >= self.offsets_offset
+                } else {
+                    target >= self.count
+                };
+                if out_of_range {
                     let off = self.hash_offset + b * HASH_BLOCK_LEN as u64 + at as u64;
-                    return Err(self.corruption(off, "hash slot ordinal out of range"));
+                    return Err(self.corruption(off, "hash slot target out of range"));
                 }
-                if let Some(found) = visit(ordinal)? {
+                if let Some(found) = visit(target)? {
                     return Ok(Some(found));
                 }
             }
@@ -729,8 +765,12 @@ impl Run {
         if key.len() > MAX_KEY_LEN {
             return Ok(None);
         }
-        self.probe(key_hash(key), true, |ordinal| {
-            let e = self.read_entry(ordinal)?;
+        self.probe(key_hash(key), true, |target| {
+            let e = if self.slot_offsets {
+                self.entry_at_offset(target, None, self.hash_offset)?
+            } else {
+                self.read_entry(target)?
+            };
             Ok((self.key_of(&e) == key).then_some(e.entry))
         })
     }
@@ -794,7 +834,8 @@ impl Run {
         // Every entry reachable through the hash (blocks already verified above).
         for i in 0..self.count {
             let e = self.read_entry(i)?;
-            let found = self.probe(key_hash(self.key_of(&e)), false, |ordinal| Ok((ordinal == i).then_some(())))?;
+            let want = if self.slot_offsets { e.offset } else { i };
+            let found = self.probe(key_hash(self.key_of(&e)), false, |target| Ok((target == want).then_some(())))?;
             if found.is_none() {
                 return Err(self.corruption(e.offset, format!("entry {i} is not reachable through the hash table")));
             }
@@ -1163,10 +1204,10 @@ mod tests {
         assert!(open_with(&b).unwrap_err().is_corruption());
 
         let mut b = good.clone();
-        rewrite_header(&mut b, |h| h[HDR_VERSION_AT..HDR_VERSION_AT + 4].copy_from_slice(&2u32.to_le_bytes()));
+        rewrite_header(&mut b, |h| h[HDR_VERSION_AT..HDR_VERSION_AT + 4].copy_from_slice(&3u32.to_le_bytes()));
         assert!(matches!(
             open_with(&b),
-            Err(Error::UnsupportedVersion { found: 2, supported: RUN_FORMAT_VERSION, .. })
+            Err(Error::UnsupportedVersion { found: 3, supported: RUN_FORMAT_VERSION, .. })
         ));
 
         let mut b = good.clone();
@@ -1225,7 +1266,8 @@ mod tests {
         let run = Run::open(&bad).unwrap();
         let err = run.entry_at(3).unwrap_err();
         assert!(err.is_corruption(), "{err}");
-        assert!(run.get(&entries[3].0).unwrap_err().is_corruption());
+        // Point reads go through the hash table's file offsets, not the offsets array.
+        assert_eq!(run.get(&entries[3].0).unwrap(), Some(entries[3].1));
         assert_eq!(run.get(&entries[4].0).unwrap(), Some(entries[4].1));
         assert!(run.verify().unwrap_err().is_corruption());
         let mut c = RunCursor::new(Arc::new(run));
@@ -1234,6 +1276,39 @@ mod tests {
         c.next().unwrap();
         assert!(c.next().unwrap_err().is_corruption());
         assert!(!c.valid());
+    }
+
+    /// Runs written in format version 1 (hash slots hold ordinals, as the builder still writes
+    /// for entries regions over 4 GiB) read back exactly, and a redirected offsets-array slot
+    /// is caught on the point-read path too.
+    #[test]
+    fn version_1_runs_are_still_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r");
+        let entries = random_entries(&mut Rng(11), 300);
+        let mut b = RunBuilder::create(&path, 5).unwrap();
+        b.slot_offset_limit = 0;
+        for (k, e) in &entries {
+            b.add(k, e).unwrap();
+        }
+        b.finish().unwrap();
+        let mut bytes = std::fs::read(&path).unwrap();
+        assert_eq!(le_u32(&bytes, HDR_VERSION_AT), RUN_FORMAT_V1);
+        let run = Run::open(&path).unwrap();
+        run.verify().unwrap();
+        for (k, e) in &entries {
+            assert_eq!(run.get(k).unwrap(), Some(*e));
+        }
+        assert_eq!(run.get(b"definitely-not-a-key").unwrap(), None);
+
+        let offsets_offset = le_u64(&bytes, HDR_OFFSETS_OFFSET_AT) as usize;
+        let four = bytes[offsets_offset + 32..offsets_offset + 40].to_vec();
+        bytes[offsets_offset + 24..offsets_offset + 32].copy_from_slice(&four);
+        let bad = dir.path().join("bad");
+        std::fs::write(&bad, &bytes).unwrap();
+        let run = Run::open(&bad).unwrap();
+        assert!(run.get(&entries[3].0).unwrap_err().is_corruption());
+        assert_eq!(run.get(&entries[4].0).unwrap(), Some(entries[4].1));
     }
 
     /// Every read of a damaged run either fails with `Corruption` or returns the right data.
