@@ -249,7 +249,10 @@ impl Dataset {
             Engine::Pmemkv => PMEMKV_BUILD,
             Engine::Redb | Engine::Lmdb => 1,
         };
-        format!("format={DATASET_FORMAT} build={build} n={} value_len={}\n", self.n, self.value_len)
+        // The run format is part of the marker: a cached pmemkv dataset written in an older
+        // run format would still open, but it would not measure the current read path.
+        let runs = pmemkv::run::RUN_FORMAT_VERSION;
+        format!("format={DATASET_FORMAT} build={build} runs={runs} n={} value_len={}\n", self.n, self.value_len)
     }
 
     /// Builds the engine's copy of the dataset unless a complete one is cached; returns its

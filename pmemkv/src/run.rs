@@ -637,25 +637,26 @@ impl Run {
     /// path), checked against the record's ordinal.
     fn entry_at_offset(&self, offset: u64, expect: Option<u64>, from: u64) -> Result<EntryRef> {
         let entries_end = self.offsets_offset;
-        let i = expect.map_or_else(|| "at a hash slot's offset".to_string(), |i| i.to_string());
+        // Only formatted on the error paths: a read must not allocate.
+        let i = || expect.map_or_else(|| "at a hash slot's offset".to_string(), |i| i.to_string());
         if offset < self.entries_offset
             || offset.checked_add(ENTRY_RECORD_HEADER_LEN as u64).is_none_or(|e| e > entries_end)
         {
-            return Err(self.corruption(from, format!("offset of entry {i} out of range")));
+            return Err(self.corruption(from, format!("offset of entry {} out of range", i())));
         }
         let head = self.bytes(offset, ENTRY_RECORD_HEADER_LEN as u64)?;
         let key_len = le_u32(head, ENTRY_KEY_LEN_AT) as u64;
         if key_len > MAX_KEY_LEN as u64 || offset + ENTRY_RECORD_HEADER_LEN as u64 + key_len > entries_end {
-            return Err(self.corruption(offset, format!("entry {i} has a bad key length")));
+            return Err(self.corruption(offset, format!("entry {} has a bad key length", i())));
         }
         let record = self.bytes(offset, ENTRY_RECORD_HEADER_LEN as u64 + key_len)?;
         let crc = le_u32(record, ENTRY_CRC_AT);
         if crc32fast::hash(&record[ENTRY_ORDINAL_AT..]) != crc {
-            return Err(self.corruption(offset, format!("entry {i} checksum mismatch")));
+            return Err(self.corruption(offset, format!("entry {} checksum mismatch", i())));
         }
         let ordinal = le_u32(record, ENTRY_ORDINAL_AT) as u64;
         if ordinal >= self.count || expect.is_some_and(|i| ordinal != i) {
-            return Err(self.corruption(from, format!("slot for entry {i} points at entry {ordinal}")));
+            return Err(self.corruption(from, format!("slot for entry {} points at entry {ordinal}", i())));
         }
         let entry = Entry::decode(&record[ENTRY_BODY_AT..ENTRY_RECORD_HEADER_LEN])
             .map_err(|reason| self.corruption(offset + ENTRY_BODY_AT as u64, reason))?;
