@@ -130,6 +130,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<Inner>> {
                 next_segment_id: 2,
                 next_run_id: 1,
                 next_blob_id: 1,
+                key_counts: Some(Vec::new()),
                 ..Manifest::default()
             };
             m.write(&dir)?;
