@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use crate::entry::{Entry, ValueLoc};
 use crate::error::{Error, Result};
 use crate::iter::{Direction, KeyRange, MergeIter};
-use crate::manifest::Manifest;
+use crate::manifest::{Manifest, SegmentStats};
 use crate::memtable::Memtable;
 use crate::options::Durability;
 use crate::record::{self, OpKind, OpRef, Probe};
@@ -302,23 +302,50 @@ fn merge(inner: &Inner, full: bool) -> Result<bool> {
 fn gc_locked(inner: &Inner, maint: &mut Maint, full: bool) -> Result<usize> {
     let log_segment = maint.manifest.log_segment;
     let view = inner.view.load_full();
-    let candidates: Vec<u32> = {
+    // (segment, whether every byte of it is accounted dead)
+    let candidates: Vec<(u32, bool)> = {
         let w = inner.writer.lock();
+        let on_disk = |s: &&SegmentStats| view.segments.contains_key(&s.id);
+        let (total, dead) = w
+            .stats
+            .values()
+            .filter(on_disk)
+            .fold((0, 0), |(t, d), s| (t + s.total_bytes, d + s.dead_bytes.min(s.total_bytes)));
+        // Compacting a partly live segment costs an index lookup per record (a segment of
+        // small records holds millions), so it waits for space pressure: the log more dead
+        // than live. A fully dead segment is free to drop, so it never waits; under
+        // overwrites most segments get there on their own.
+        let pressure = dead > total - dead;
         w.stats
             .values()
-            .filter(|s| s.id < log_segment && s.id != w.active.id() && view.segments.contains_key(&s.id))
+            .filter(|s| s.id < log_segment && s.id != w.active.id())
+            .filter(on_disk)
             .filter(|s| !maint.relocated.iter().any(|(id, _)| *id == s.id))
             .filter(|s| {
                 let ratio = if s.total_bytes == 0 { 1.0 } else { s.dead_bytes as f64 / s.total_bytes as f64 };
-                ratio >= inner.opts.gc_dead_ratio || (full && s.dead_bytes > 0)
+                s.dead_bytes >= s.total_bytes
+                    || (pressure && ratio >= inner.opts.gc_dead_ratio)
+                    || (full && s.dead_bytes > 0)
             })
-            .map(|s| s.id)
+            .map(|s| (s.id, s.dead_bytes >= s.total_bytes))
             .collect()
     };
     let mut done = 0;
-    for id in candidates {
+    for (id, all_dead) in candidates {
         let seg = view.segments[&id].clone();
-        match relocate_segment(inner, &seg) {
+        let relocated = if all_dead {
+            // Nothing to copy: every value of the segment was superseded or deleted (and its
+            // record framing is accounted dead when written), so it needs no scan and no
+            // index lookup per record. Debug builds (every test) check the accounting.
+            if cfg!(debug_assertions) {
+                let live = live_values(inner, &seg)?;
+                assert_eq!(live, 0, "segment {id} is accounted fully dead but holds {live} live values");
+            }
+            Ok(inner.syncer.written())
+        } else {
+            relocate_segment(inner, &seg)
+        };
+        match relocated {
             Ok(last) => {
                 maint.relocated.push((id, last));
                 done += 1;
@@ -336,6 +363,54 @@ fn gc_locked(inner: &Inner, maint: &mut Maint, full: bool) -> Result<usize> {
         checkpoint_locked(inner, maint)?;
     }
     Ok(done)
+}
+
+/// True if `cur` (a key's newest index entry) is live and points at the value stored at
+/// `loc`: that value must survive compaction.
+fn is_current(cur: &Entry, loc: ValueLoc, now: u64) -> bool {
+    if cur.is_expired(now) {
+        return false;
+    }
+    match (cur.value, loc) {
+        (Some(ValueLoc::Inline { segment, offset, .. }), ValueLoc::Inline { segment: s2, offset: o2, .. }) => {
+            segment == s2 && offset == o2
+        }
+        (Some(ValueLoc::Blob { id, .. }), ValueLoc::Blob { id: id2, .. }) => id == id2,
+        _ => false,
+    }
+}
+
+/// Number of values in `seg` that the index still points at (a full scan with one lookup
+/// per value: the check of the dead-space accounting in debug builds).
+fn live_values(inner: &Inner, seg: &Segment) -> Result<usize> {
+    let view = inner.view.load();
+    let now = inner.now();
+    let bytes = seg.bytes();
+    let mut pos = SEGMENT_HEADER_LEN as usize;
+    let mut live = 0;
+    while let Probe::Record { len, .. } = record::probe(&bytes[pos..]) {
+        for op in record::ops(&bytes[pos..pos + len]) {
+            let op = op.map_err(|why| Error::corruption(seg.path(), pos as u64, why))?;
+            let loc = match op.kind {
+                OpKind::Put => ValueLoc::Inline {
+                    segment: seg.id(),
+                    offset: (pos + op.value_offset) as u32,
+                    len: op.value.len() as u32,
+                    crc: 0,
+                },
+                OpKind::PutBlob => match op.blob_loc() {
+                    Some(l) => l,
+                    None => continue,
+                },
+                _ => continue,
+            };
+            if view.lookup(op.key)?.is_some_and(|cur| is_current(&cur, loc, now)) {
+                live += 1;
+            }
+        }
+        pos += len;
+    }
+    Ok(live)
 }
 
 /// Copies every live value of `seg` to the head of the log. Returns the LSN after the last
@@ -394,18 +469,7 @@ fn relocate_segment(inner: &Inner, seg: &Arc<Segment>) -> Result<Lsn> {
                 let now = inner.now();
                 let mut live = Vec::with_capacity(chunk.len());
                 for c in chunk.drain(..) {
-                    let keep = match view.lookup(&c.key)? {
-                        Some(cur) if !cur.is_expired(now) => match (cur.value, c.loc) {
-                            (
-                                Some(ValueLoc::Inline { segment, offset, .. }),
-                                ValueLoc::Inline { segment: s2, offset: o2, .. },
-                            ) => segment == s2 && offset == o2,
-                            (Some(ValueLoc::Blob { id, .. }), ValueLoc::Blob { id: id2, .. }) => id == id2,
-                            _ => false,
-                        },
-                        _ => false,
-                    };
-                    if keep {
+                    if view.lookup(&c.key)?.is_some_and(|cur| is_current(&cur, c.loc, now)) {
                         live.push(c);
                     }
                 }
@@ -417,18 +481,7 @@ fn relocate_segment(inner: &Inner, seg: &Arc<Segment>) -> Result<Lsn> {
             let mut keep: Vec<(usize, Entry, &[u8])> = Vec::new();
             for (i, c) in chunk.iter().enumerate() {
                 let Some(cur) = view.lookup(&c.key)? else { continue };
-                if cur.is_expired(now) {
-                    continue;
-                }
-                let same = match (cur.value, c.loc) {
-                    (
-                        Some(ValueLoc::Inline { segment, offset, .. }),
-                        ValueLoc::Inline { segment: s2, offset: o2, .. },
-                    ) => segment == s2 && offset == o2,
-                    (Some(ValueLoc::Blob { id, .. }), ValueLoc::Blob { id: id2, .. }) => id == id2,
-                    _ => false,
-                };
-                if !same {
+                if !is_current(&cur, c.loc, now) {
                     continue;
                 }
                 let value: &[u8] = match cur.value {
@@ -577,7 +630,10 @@ pub(crate) fn purge_expired(inner: &Inner, budget: usize) -> Result<usize> {
 
 fn maintain(inner: &Inner, now: Instant, last_gc: &mut Instant) -> Result<()> {
     purge_expired(inner, EXPIRE_SCAN_BUDGET)?;
-    let needs_checkpoint = {
+    // A rotation found the log more dead than live: checkpoint (segments before the new log
+    // position become eligible) and compact now, not at the next round.
+    let reclaim = inner.bg.reclaim_wanted.swap(false, Ordering::AcqRel);
+    let needs_checkpoint = reclaim || {
         let view = inner.view.load();
         let w = inner.writer.lock();
         view.active.len() >= inner.opts.memtable_max_entries
@@ -592,8 +648,12 @@ fn maintain(inner: &Inner, now: Instant, last_gc: &mut Instant) -> Result<()> {
     if needs_checkpoint || now.duration_since(*last_gc) >= Duration::from_secs(1) {
         *last_gc = now;
         merge(inner, false)?;
+        let started = Instant::now();
         let mut m = inner.maint.lock();
-        gc_locked(inner, &mut m, false)?;
+        let compacted = gc_locked(inner, &mut m, false)?;
+        if compacted > 0 {
+            tracing::debug!(segments = compacted, ms = started.elapsed().as_millis() as u64, "log segments compacted");
+        }
     }
     Ok(())
 }

@@ -261,6 +261,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<Inner>> {
                 Probe::Record { seq, len, .. } if seq == last_seq + 1 => {
                     let rec = &bytes[pos as usize..pos as usize + len];
                     let at = lsn(seg.id(), pos + len as u64);
+                    let mut ops_len = 0u64;
                     for op in record::ops(rec) {
                         let op = op.map_err(|why| Error::corruption(seg.path(), pos, why))?;
                         let loc = match op.kind {
@@ -281,12 +282,10 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<Inner>> {
                             _ => None,
                         };
                         let op_len = (record::OP_HEADER_LEN + op.key.len() + op.value.len()) as u64;
+                        ops_len += op_len;
                         apply_op(&mut w, &view, op.kind, op.key, op.version, op.expire_at_ms, loc, op_len, at);
                     }
-                    w.stats
-                        .entry(seg.id())
-                        .or_insert(SegmentStats { id: seg.id(), ..Default::default() })
-                        .total_bytes += len as u64;
+                    crate::store::account_record(&mut w, seg.id(), len as u64, ops_len);
                     last_seq = seq;
                     pos += len as u64;
                     report.replayed_records += 1;

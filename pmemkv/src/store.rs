@@ -80,8 +80,13 @@ pub(crate) struct Background {
     pub cv: Condvar,
     pub handle: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// Set at a rotation when the log holds more dead than live bytes (plus a segment): the
-    /// next writer reclaims space itself (see [`Inner::wait`]).
+    /// background thread compacts at once instead of at its next round.
     pub reclaim_wanted: std::sync::atomic::AtomicBool,
+    /// Set at a rotation when compaction has fallen behind (dead bytes above the live bytes
+    /// plus two segments: the background thread, woken a segment earlier, did not catch up):
+    /// the next writer reclaims space itself (see [`Inner::wait`]). This bounds the disk a
+    /// writer can outrun the background thread by.
+    pub reclaim_urgent: std::sync::atomic::AtomicBool,
 }
 
 impl Background {
@@ -436,7 +441,7 @@ impl Inner {
         if !w.count_deltas.is_empty() {
             apply_count_deltas(&mut self.key_counts.lock(), &mut w.count_deltas);
         }
-        w.stats.entry(seg).or_insert(SegmentStats { id: seg, ..Default::default() }).total_bytes += len;
+        account_record(w, seg, len, ops.iter().map(|op| record::op_len(op) as u64).sum());
         w.pos += len;
         w.log_bytes_since_checkpoint += len;
         w.buf = buf;
@@ -478,21 +483,29 @@ impl Inner {
         // Only with background maintenance on: without it the caller has asked to schedule
         // checkpoints and compaction itself.
         if self.opts.background && dead > (total - dead) + self.opts.segment_size {
+            let live = total - dead;
+            if dead > live + 2 * self.opts.segment_size {
+                self.bg.reclaim_urgent.store(true, Ordering::Release);
+            }
             self.bg.reclaim_wanted.store(true, Ordering::Release);
+            self.bg.wake();
         }
         Ok(())
     }
 
     /// Waits for the durability `d` to hold for `lsn`, after applying backpressure: a writer
     /// that finds the memtable far over its limit (checkpoints fell behind) writes the
-    /// checkpoint itself, which bounds the heap the index uses; one that finds the log more
-    /// dead than live (compaction fell behind) compacts, which bounds the disk space.
+    /// checkpoint itself, which bounds the heap the index uses; one that finds the log far
+    /// more dead than live (compaction fell behind, see [`Background::reclaim_urgent`])
+    /// compacts, which bounds the disk space.
     pub fn wait(&self, at: Option<Lsn>, d: Durability) -> Result<()> {
         if self.view.load().active.len() >= self.opts.memtable_max_entries.saturating_mul(4) {
             crate::maintenance::checkpoint(self)?;
         }
-        if self.bg.reclaim_wanted.swap(false, Ordering::AcqRel) {
+        if self.bg.reclaim_urgent.swap(false, Ordering::AcqRel) {
+            let started = std::time::Instant::now();
             crate::maintenance::reclaim(self)?;
+            tracing::debug!(ms = started.elapsed().as_millis() as u64, "a writer reclaimed log space itself");
         }
         match (at, d) {
             (Some(at), Durability::Always) => self.syncer.wait_durable(at, &self.poison),
@@ -550,6 +563,18 @@ pub(crate) fn apply_op(
         w.stats.entry(seg).or_insert(SegmentStats { id: seg, ..Default::default() }).dead_bytes += op_len;
     }
     view.active.insert(key, new);
+}
+
+/// Accounts a record of `len` bytes appended to `segment` whose ops take `ops_len` of them.
+/// The record's framing (header, CRC) is dead from the start, as delete and expiry ops are:
+/// only replay reads it, and replay never reaches a segment before the checkpoint position
+/// (the only ones compaction takes). So a segment whose values are all superseded has
+/// `dead_bytes == total_bytes` exactly, and compaction drops it without reading it.
+/// Shared by the write path and log replay.
+pub(crate) fn account_record(w: &mut Writer, segment: u32, len: u64, ops_len: u64) {
+    let s = w.stats.entry(segment).or_insert(SegmentStats { id: segment, ..Default::default() });
+    s.total_bytes += len;
+    s.dead_bytes += len.saturating_sub(ops_len);
 }
 
 /// Accounts a superseded value as dead space.
