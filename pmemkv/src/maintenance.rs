@@ -56,6 +56,8 @@ pub(crate) fn checkpoint(inner: &Inner) -> Result<()> {
 
 fn checkpoint_locked(inner: &Inner, maint: &mut Maint) -> Result<()> {
     inner.poison.check()?;
+    // Without the background thread, whoever checkpoints frees what readers let go of.
+    inner.free_retired();
     let started = Instant::now();
     let old = &maint.manifest;
     let (frozen, at, last_seq, next_segment_id, run_id, next_blob_id, stats, dead_blobs, key_counts) = {
@@ -124,9 +126,14 @@ fn checkpoint_locked(inner: &Inner, maint: &mut Maint) -> Result<()> {
         }
     };
     // The manifest is durable: publish and clean up.
+    let removed: Vec<Arc<Segment>> = {
+        let view = inner.view.load();
+        ready.iter().filter_map(|s| view.segments.get(s).cloned()).collect()
+    };
     let ready2 = ready.clone();
+    let frozen2 = frozen.clone();
     inner.publish(move |v| {
-        v.frozen.retain(|m| !Arc::ptr_eq(m, &frozen));
+        v.frozen.retain(|m| !Arc::ptr_eq(m, &frozen2));
         if let Some(r) = &new_run {
             if !v.runs.iter().any(|x| x.id() == r.id()) {
                 v.runs.insert(0, r.clone());
@@ -140,6 +147,10 @@ fn checkpoint_locked(inner: &Inner, maint: &mut Maint) -> Result<()> {
             v.segments = Arc::new(segs);
         }
     });
+    inner.retire(frozen);
+    for seg in removed {
+        inner.retire(seg);
+    }
     {
         let mut w = inner.writer.lock();
         for s in &ready {
@@ -286,6 +297,7 @@ fn merge(inner: &Inner, full: bool) -> Result<bool> {
     }
     for r in &group {
         remove_file(r.path())?;
+        inner.retire(r.clone());
     }
     sync_dir(inner)?;
     if dropped_expired {
@@ -629,6 +641,7 @@ pub(crate) fn purge_expired(inner: &Inner, budget: usize) -> Result<usize> {
 }
 
 fn maintain(inner: &Inner, now: Instant, last_gc: &mut Instant) -> Result<()> {
+    inner.free_retired();
     purge_expired(inner, EXPIRE_SCAN_BUDGET)?;
     // A rotation found the log more dead than live: checkpoint (segments before the new log
     // position become eligible) and compact now, not at the next round.

@@ -404,6 +404,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<Inner>> {
         key_counts: Mutex::new(key_counts),
         expire_cursor: Mutex::new(None),
         next_blob_id: std::sync::atomic::AtomicU64::new(next_blob_id),
+        retired: Mutex::new(Vec::new()),
     }))
 }
 

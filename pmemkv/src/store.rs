@@ -63,6 +63,9 @@ pub(crate) struct Inner {
     /// The id the next blob file gets (allocated without the writer lock, so a blob can be
     /// staged from inside a transaction).
     pub next_blob_id: AtomicU64,
+    /// Memtables, runs and segments taken out of the view that readers may still hold (see
+    /// [`Inner::retire`]).
+    pub retired: Mutex<Vec<Arc<dyn std::any::Any + Send + Sync>>>,
 }
 
 /// State owned by the checkpoint / merge / compaction path (its mutex serializes them).
@@ -293,6 +296,25 @@ impl Inner {
     }
 
     /// Publishes a new view built from the current one.
+    /// Keeps `x` (a memtable, run or segment just taken out of the view) until no reader holds
+    /// it, so that the maintenance thread frees it ([`Inner::free_retired`]): a reader that
+    /// dropped the last reference would otherwise pay for freeing a memtable's hundreds of
+    /// thousands of entries, or for unmapping and deleting a file, on its request's path.
+    pub fn retire(&self, x: Arc<dyn std::any::Any + Send + Sync>) {
+        self.retired.lock().push(x);
+    }
+
+    /// Frees the retired structures no reader holds any more (maintenance thread).
+    pub fn free_retired(&self) {
+        let done: Vec<_> = {
+            let mut r = self.retired.lock();
+            let (done, keep) = std::mem::take(&mut *r).into_iter().partition(|x| Arc::strong_count(x) == 1);
+            *r = keep;
+            done
+        };
+        drop(done);
+    }
+
     pub fn publish(&self, f: impl Fn(&mut View)) {
         self.view.rcu(|v| {
             let mut n = View::clone(v);
