@@ -13,12 +13,11 @@
 //! then the hash table; an ordered reader that meets a key not yet in the hash table skips it
 //! (its write has not completed).
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::ops::Bound;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crossbeam_skiplist::SkipSet;
+use hashbrown::HashTable;
 use parking_lot::RwLock;
 
 use crate::entry::Entry;
@@ -28,28 +27,21 @@ use crate::entry::Entry;
 /// counted once more below through the key length).
 pub const ENTRY_OVERHEAD: usize = 200;
 
-/// Shards of the hash index (a power of two).
+/// Shards of the hash index (a power of two), chosen by the top bits of the key's hash (the
+/// table within a shard uses the low bits).
 const SHARDS: usize = 16;
 
-/// xxh3 as a `Hasher` for the index (keys are hashed once per lookup; SipHash would cost more
-/// than the probe).
-#[derive(Default)]
-struct KeyHasher(u64);
-
-impl Hasher for KeyHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        self.0 = xxhash_rust::xxh3::xxh3_64_with_seed(bytes, self.0);
-    }
+/// A key's hash: xxh3-64, the same function the index runs' hash tables use, so a lookup
+/// through the memtables and every run hashes the key once ([`crate::view::View::lookup`]).
+pub(crate) fn key_hash(key: &[u8]) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(key)
 }
 
 /// Keys of up to 32 bytes are stored inline in the hash table's slot: comparing a key then
 /// touches the slot's cache line only, not a separate allocation.
 type IndexKey = smallvec::SmallVec<[u8; 32]>;
 
-type Shard = RwLock<HashMap<IndexKey, Entry, BuildHasherDefault<KeyHasher>>>;
+type Shard = RwLock<HashTable<(IndexKey, Entry)>>;
 
 /// The skiplist's keys: up to 48 bytes inline in the node, so that each comparison of a
 /// search (about 2 × log2 n of them per insert, often over long shared prefixes such as a
@@ -75,8 +67,8 @@ impl Default for Memtable {
     }
 }
 
-fn shard_of(key: &[u8]) -> usize {
-    (xxhash_rust::xxh3::xxh3_64(key) as usize) & (SHARDS - 1)
+fn shard_of(hash: u64) -> usize {
+    (hash >> (64 - SHARDS.trailing_zeros())) as usize
 }
 
 impl Memtable {
@@ -87,20 +79,30 @@ impl Memtable {
 
     /// The entry for `key`, if this memtable has one.
     pub fn get(&self, key: &[u8]) -> Option<Entry> {
-        self.index[shard_of(key)].read().get(key).copied()
+        self.get_hashed(key, key_hash(key))
+    }
+
+    /// [`Memtable::get`] with the key's [`key_hash`] already computed.
+    pub fn get_hashed(&self, key: &[u8], hash: u64) -> Option<Entry> {
+        self.index[shard_of(hash)].read().find(hash, |(k, _)| k.as_slice() == key).map(|(_, e)| *e)
     }
 
     /// Inserts or replaces the entry for `key` (single writer: callers hold the write mutex,
     /// or own the memtable during replay).
     pub fn insert(&self, key: &[u8], entry: Entry) {
-        let shard = &self.index[shard_of(key)];
-        if let Some(e) = shard.write().get_mut(key) {
+        self.insert_hashed(key, key_hash(key), entry)
+    }
+
+    /// [`Memtable::insert`] with the key's [`key_hash`] already computed.
+    pub fn insert_hashed(&self, key: &[u8], hash: u64, entry: Entry) {
+        let shard = &self.index[shard_of(hash)];
+        if let Some((_, e)) = shard.write().find_mut(hash, |(k, _)| k.as_slice() == key) {
             *e = entry;
             return;
         }
         // The skiplist first, then the hash table (see the module documentation).
         self.keys.insert(SkipKey::from_slice(key));
-        shard.write().insert(IndexKey::from_slice(key), entry);
+        shard.write().insert_unique(hash, (IndexKey::from_slice(key), entry), |(k, _)| key_hash(k));
         self.bytes.fetch_add(2 * key.len() + ENTRY_OVERHEAD, Ordering::Relaxed);
     }
 

@@ -132,9 +132,7 @@ pub const OFFSETS_TMP_SUFFIX: &str = ".offsets.tmp";
 
 const IO_BUF_LEN: usize = 64 * 1024;
 
-fn key_hash(key: &[u8]) -> u64 {
-    xxhash_rust::xxh3::xxh3_64(key)
-}
+use crate::memtable::key_hash;
 
 fn fingerprint(hash: u64) -> u32 {
     ((hash >> 32) as u32) | 1
@@ -763,10 +761,16 @@ impl Run {
     /// Looks `key` up through the hash table. Returns `Ok(None)` if the run has no entry for
     /// it. Hash blocks and entries are verified before they are trusted.
     pub fn get(&self, key: &[u8]) -> Result<Option<Entry>> {
+        self.get_hashed(key, key_hash(key))
+    }
+
+    /// [`Run::get`] with the key's hash (`xxh3_64`, [`crate::memtable::key_hash`]) already
+    /// computed.
+    pub fn get_hashed(&self, key: &[u8], hash: u64) -> Result<Option<Entry>> {
         if key.len() > MAX_KEY_LEN {
             return Ok(None);
         }
-        self.probe(key_hash(key), true, |target| {
+        self.probe(hash, true, |target| {
             let e = if self.slot_offsets {
                 self.entry_at_offset(target, None, self.hash_offset)?
             } else {

@@ -554,7 +554,8 @@ pub(crate) fn apply_op(
     op_len: u64,
     at: Lsn,
 ) {
-    let prev = view.lookup(key).unwrap_or_else(|e| {
+    let hash = crate::memtable::key_hash(key);
+    let prev = view.lookup_hashed(key, hash).unwrap_or_else(|e| {
         tracing::warn!(error = %e, "index lookup failed while applying a write; space accounting may be off");
         None
     });
@@ -584,7 +585,7 @@ pub(crate) fn apply_op(
         let seg = (at >> 32) as u32;
         w.stats.entry(seg).or_insert(SegmentStats { id: seg, ..Default::default() }).dead_bytes += op_len;
     }
-    view.active.insert(key, new);
+    view.active.insert_hashed(key, hash, new);
 }
 
 /// Accounts a record of `len` bytes appended to `segment` whose ops take `ops_len` of them.
@@ -1561,6 +1562,15 @@ impl Iter {
     /// The next live key and its metadata, without reading the value.
     pub fn next_key(&mut self) -> Result<Option<(Vec<u8>, KeyMeta)>> {
         Ok(self.next_live()?.map(|(k, e)| (k, key_meta(e))))
+    }
+
+    /// The next index entry's key, live or not (tombstones and expired entries too), with
+    /// whether it is live: for walks that must bound their work by entries stepped over.
+    pub(crate) fn next_raw_key(&mut self) -> Result<Option<(Vec<u8>, bool)>> {
+        Ok(self.merge.next_entry()?.map(|(k, e)| {
+            let live = e.is_live(self.now);
+            (k, live)
+        }))
     }
 
     fn next_live(&mut self) -> Result<Option<(Vec<u8>, Entry)>> {

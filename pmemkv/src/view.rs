@@ -30,16 +30,21 @@ pub struct View {
 impl View {
     /// The newest index entry for `key` (which may be a tombstone or expired).
     pub fn lookup(&self, key: &[u8]) -> Result<Option<Entry>> {
-        if let Some(e) = self.active.get(key) {
+        self.lookup_hashed(key, crate::memtable::key_hash(key))
+    }
+
+    /// [`View::lookup`] with the key's hash already computed: every source probes with it.
+    pub fn lookup_hashed(&self, key: &[u8], hash: u64) -> Result<Option<Entry>> {
+        if let Some(e) = self.active.get_hashed(key, hash) {
             return Ok(Some(e));
         }
         for m in &self.frozen {
-            if let Some(e) = m.get(key) {
+            if let Some(e) = m.get_hashed(key, hash) {
                 return Ok(Some(e));
             }
         }
         for r in &self.runs {
-            if let Some(e) = r.get(key)? {
+            if let Some(e) = r.get_hashed(key, hash)? {
                 return Ok(Some(e));
             }
         }

@@ -1058,6 +1058,38 @@ fn purge_orphans_reclaims_deleted_collections() {
     assert_eq!(c2.purge_all_orphans(1).unwrap(), 0);
 }
 
+/// A purge step's budget counts the tombstones it steps over: ten thousand popped list
+/// elements (tombstones until a merge drops them) before the orphans make several small
+/// steps that delete nothing, then the orphans go; the live list is never touched.
+#[test]
+fn purge_steps_are_bounded_by_tombstones_stepped_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = open(dir.path(), Options { background: false, ..small_opts() });
+    let items: Vec<String> = (0..10_000).map(|i| format!("item{i}")).collect();
+    // "a-queue" sorts before "zz-gone" (same length, which element keys encode first): its
+    // tombstones come first in the walk.
+    c.rpush(b"a-queue", &items).unwrap();
+    c.rpush(b"a-queue", &["last"]).unwrap();
+    assert_eq!(c.lpop(b"a-queue", 10_000).unwrap().len(), 10_000);
+    let fields: Vec<(String, String)> = (0..50).map(|i| (format!("f{i}"), "v".into())).collect();
+    c.hset(b"zz-gone", &fields).unwrap();
+    c.delete_keys(&[b"zz-gone"]).unwrap();
+    let mut empty_steps = 0;
+    let mut total = 0;
+    while total < 50 {
+        let d = c.purge_orphans(500).unwrap();
+        if d == 0 {
+            empty_steps += 1;
+        }
+        total += d;
+        assert!(empty_steps < 100, "the purge never got past the tombstones");
+    }
+    assert!(empty_steps >= 10_000 / 500 - 1, "tombstones were not counted: {empty_steps} empty steps");
+    assert_eq!(total, 50);
+    assert_eq!(c.lrange(b"a-queue", 0, -1).unwrap().iter().map(b).collect::<Vec<_>>(), vec![b"last".to_vec()]);
+    assert_eq!(c.purge_all_orphans(100).unwrap(), 0);
+}
+
 // ---- scaling -------------------------------------------------------------------------------
 
 /// Store writes of one operation: (batches, log bytes, memtable entries added).

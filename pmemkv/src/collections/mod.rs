@@ -228,92 +228,115 @@ impl Collections {
         }
     }
 
-    /// One purge transaction walking from `start`. Returns the deleted count and where to
-    /// continue (`None` when the walk reached the end of the element spaces).
+    /// One purge step walking from `start`. Returns the deleted count and where to continue
+    /// (`None` when the walk reached the end of the element spaces).
+    ///
+    /// The walk runs without the write lock, on a snapshot, and counts every index entry it
+    /// passes (tombstones too: a million popped list elements are a million entries to step
+    /// over), so a step's cost is bounded by `budget` whatever the keyspace holds. Only the
+    /// deletes take the lock, in one short transaction that checks each candidate again: an
+    /// element key names its collection's version, and a collection never gets an old
+    /// version back, so an orphan found on the snapshot is still one unless its collection
+    /// meanwhile reappeared with exactly that version (checked).
     fn purge_step(&self, mut start: Bound<Vec<u8>>, budget: usize) -> Result<(usize, Option<Bound<Vec<u8>>>)> {
-        self.store.update(move |txn| {
-            let mut deleted = 0;
-            let mut work = 0;
-            // The live collection metadata of the last user key looked at.
-            let mut cached: Option<(Vec<u8>, Option<CollMeta>)> = None;
-            'seek: loop {
-                // Walk the E space, the G space, then the Z space, skipping the M space.
-                let first = match &start {
-                    Bound::Included(k) | Bound::Excluded(k) => k.first().copied().unwrap_or(0),
-                    Bound::Unbounded => 0,
-                };
-                let space = if first <= ELEM_SPACE {
-                    ELEM_SPACE
-                } else if first <= GROUP_SPACE {
-                    GROUP_SPACE
-                } else if first <= ZINDEX_SPACE {
-                    ZINDEX_SPACE
-                } else {
-                    return Ok((deleted, None));
-                };
-                if first != space {
-                    start = Bound::Included(vec![space]);
+        let mut candidates: Vec<Vec<u8>> = Vec::new();
+        let mut work = 0;
+        // The live collection metadata of the last user key looked at.
+        let mut cached: Option<(Vec<u8>, Option<CollMeta>)> = None;
+        let next = 'walk: loop {
+            // Walk the E space, the G space, then the Z space, skipping the M space.
+            let first = match &start {
+                Bound::Included(k) | Bound::Excluded(k) => k.first().copied().unwrap_or(0),
+                Bound::Unbounded => 0,
+            };
+            let space = if first <= ELEM_SPACE {
+                ELEM_SPACE
+            } else if first <= GROUP_SPACE {
+                GROUP_SPACE
+            } else if first <= ZINDEX_SPACE {
+                ZINDEX_SPACE
+            } else {
+                break 'walk None;
+            };
+            if first != space {
+                start = Bound::Included(vec![space]);
+            }
+            let range = KeyRange { start: start.clone(), end: Bound::Excluded(vec![space + 1]) };
+            let mut it = self.store.iter_range(range, Direction::Forward);
+            loop {
+                if work >= budget {
+                    break 'walk Some(start);
                 }
-                let range = KeyRange { start: start.clone(), end: Bound::Excluded(vec![space + 1]) };
-                // The store's own iterator is enough (and cheaper than the transaction's, which
-                // copies the pending writes in range): this transaction only deletes keys
-                // behind the walk, and no other writer runs while it holds the write lock.
-                let mut it = self.store.iter_range(range, Direction::Forward);
-                loop {
-                    if work >= budget {
-                        return Ok((deleted, Some(start)));
+                work += 1;
+                let Some((k, live_key)) = it.next_raw_key()? else {
+                    if space != ZINDEX_SPACE {
+                        start = Bound::Included(vec![if space == ELEM_SPACE { GROUP_SPACE } else { ZINDEX_SPACE }]);
+                        continue 'walk;
                     }
-                    work += 1;
-                    let Some((k, _)) = it.next_key()? else {
-                        if space != ZINDEX_SPACE {
-                            start = Bound::Included(vec![if space == ELEM_SPACE { GROUP_SPACE } else { ZINDEX_SPACE }]);
-                            continue 'seek;
-                        }
-                        return Ok((deleted, None));
-                    };
-                    let Some(sk) = decode_sub_key(&k) else {
-                        // Not ours (a foreign key in our space): leave it alone.
-                        start = Bound::Excluded(k);
-                        continue;
-                    };
-                    let live = match &cached {
-                        Some((uk, m)) if uk.as_slice() == sk.user_key => *m,
-                        _ => {
-                            let m = match txn.get(&meta_key(sk.user_key))? {
-                                Some(v) => match decode_meta(&v) {
-                                    Some(Meta::Coll(c)) => Some(c),
-                                    _ => None,
-                                },
-                                None => None,
-                            };
-                            cached = Some((sk.user_key.to_vec(), m));
-                            m
-                        }
-                    };
-                    let belongs = live.is_some_and(|m| {
-                        m.version == sk.version
-                            && match space {
-                                ELEM_SPACE => true,
-                                GROUP_SPACE => m.kind == KeyType::Stream,
-                                _ => m.kind == KeyType::ZSet,
-                            }
-                    });
-                    if belongs {
-                        // Skip the rest of this live collection with one seek.
-                        match prefix_successor(&space_prefix(space, sk.user_key, sk.version)) {
-                            Some(next) => {
-                                start = Bound::Included(next);
-                                continue 'seek;
-                            }
-                            None => return Ok((deleted, None)),
-                        }
-                    }
-                    txn.delete(&k)?;
-                    deleted += 1;
+                    break 'walk None;
+                };
+                if !live_key {
+                    // A tombstone or an expired entry: nothing to delete, but it was work.
                     start = Bound::Excluded(k);
+                    continue;
+                }
+                let Some(sk) = decode_sub_key(&k) else {
+                    // Not ours (a foreign key in our space): leave it alone.
+                    start = Bound::Excluded(k);
+                    continue;
+                };
+                let live = match &cached {
+                    Some((uk, m)) if uk.as_slice() == sk.user_key => *m,
+                    _ => {
+                        let m = self.store.get(&meta_key(sk.user_key))?.and_then(|v| match decode_meta(&v) {
+                            Some(Meta::Coll(c)) => Some(c),
+                            _ => None,
+                        });
+                        cached = Some((sk.user_key.to_vec(), m));
+                        m
+                    }
+                };
+                if live.is_some_and(|m| belongs_to(&m, space, sk.version)) {
+                    // Skip the rest of this live collection with one seek.
+                    match prefix_successor(&space_prefix(space, sk.user_key, sk.version)) {
+                        Some(next) => {
+                            start = Bound::Included(next);
+                            continue 'walk;
+                        }
+                        None => break 'walk None,
+                    }
+                }
+                start = Bound::Excluded(k.clone());
+                candidates.push(k);
+            }
+        };
+        if candidates.is_empty() {
+            return Ok((0, next));
+        }
+        let deleted = self.store.update(|txn| {
+            let mut deleted = 0;
+            let mut cached: Option<(Vec<u8>, Option<CollMeta>)> = None;
+            for k in &candidates {
+                let Some(sk) = decode_sub_key(k) else { continue };
+                let live = match &cached {
+                    Some((uk, m)) if uk.as_slice() == sk.user_key => *m,
+                    _ => {
+                        let m = txn.get(&meta_key(sk.user_key))?.and_then(|v| match decode_meta(&v) {
+                            Some(Meta::Coll(c)) => Some(c),
+                            _ => None,
+                        });
+                        cached = Some((sk.user_key.to_vec(), m));
+                        m
+                    }
+                };
+                if !live.is_some_and(|m| belongs_to(&m, sk.space, sk.version)) {
+                    txn.delete(k)?;
+                    deleted += 1;
                 }
             }
-        })
+            Ok(deleted)
+        })?;
+        Ok((deleted, next))
     }
 
     // ---- shared helpers ------------------------------------------------------------------
@@ -535,4 +558,15 @@ pub(crate) fn non_empty<T>(items: &[T], command: &str) -> Result<()> {
         return Err(Error::InvalidArgument(format!("wrong number of arguments for '{command}' command")));
     }
     Ok(())
+}
+
+/// True if an element key of `space` with collection version `version` belongs to the live
+/// collection `m` (so it is not an orphan).
+fn belongs_to(m: &CollMeta, space: u8, version: u64) -> bool {
+    m.version == version
+        && match space {
+            ELEM_SPACE => true,
+            GROUP_SPACE => m.kind == KeyType::Stream,
+            _ => m.kind == KeyType::ZSet,
+        }
 }
