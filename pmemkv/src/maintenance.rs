@@ -155,6 +155,7 @@ fn checkpoint_locked(inner: &Inner, maint: &mut Maint) -> Result<()> {
         let mut w = inner.writer.lock();
         for s in &ready {
             w.stats.remove(s);
+            w.seg_ops.remove(s);
         }
     }
     for s in &ready {
@@ -323,24 +324,43 @@ fn gc_locked(inner: &Inner, maint: &mut Maint, full: bool) -> Result<usize> {
             .values()
             .filter(on_disk)
             .fold((0, 0), |(t, d), s| (t + s.total_bytes, d + s.dead_bytes.min(s.total_bytes)));
-        // Compacting a partly live segment costs an index lookup per record (a segment of
-        // small records holds millions), so it waits for space pressure: the log more dead
-        // than live. A fully dead segment is free to drop, so it never waits; under
-        // overwrites most segments get there on their own.
-        let pressure = dead > total - dead;
-        w.stats
+        let eligible: Vec<&SegmentStats> = w
+            .stats
             .values()
             .filter(|s| s.id < log_segment && s.id != w.active.id())
             .filter(on_disk)
             .filter(|s| !maint.relocated.iter().any(|(id, _)| *id == s.id))
-            .filter(|s| {
-                let ratio = if s.total_bytes == 0 { 1.0 } else { s.dead_bytes as f64 / s.total_bytes as f64 };
-                s.dead_bytes >= s.total_bytes
-                    || (pressure && ratio >= inner.opts.gc_dead_ratio)
-                    || (full && s.dead_bytes > 0)
+            .collect();
+        // A fully dead segment is free to drop, so it never waits; under overwrites most
+        // segments get there on their own.
+        let mut out: Vec<(u32, bool)> =
+            eligible.iter().filter(|s| s.dead_bytes >= s.total_bytes).map(|s| (s.id, true)).collect();
+        // Compacting a partly live segment costs an index lookup per op (a segment of small
+        // records holds millions: seconds of CPU), so it waits for space pressure (the log
+        // more dead than live), takes the segments that reclaim the most bytes per lookup
+        // first, and stops once the pressure is gone. `full` takes every one with dead bytes.
+        let mut partial: Vec<(u32, u64, f64)> = eligible
+            .iter()
+            .filter(|s| s.dead_bytes < s.total_bytes && s.dead_bytes > 0)
+            .filter(|s| full || s.dead_bytes as f64 >= inner.opts.gc_dead_ratio * s.total_bytes as f64)
+            .map(|s| {
+                // Ops written before this open are not counted: assume 128-byte ones.
+                let ops = w.seg_ops.get(&s.id).copied().unwrap_or(s.total_bytes / 128).max(1);
+                (s.id, s.dead_bytes, ops as f64 / s.dead_bytes as f64)
             })
-            .map(|s| (s.id, s.dead_bytes >= s.total_bytes))
-            .collect()
+            .collect();
+        partial.sort_by(|a, b| a.2.total_cmp(&b.2));
+        // Dropping the fully dead segments already relieves some of it.
+        let freed: u64 = eligible.iter().filter(|s| s.dead_bytes >= s.total_bytes).map(|s| s.total_bytes).sum();
+        let mut excess = (dead - freed.min(dead)) as i128 - (total - dead) as i128;
+        for (id, seg_dead, _) in partial {
+            if !full && excess <= 0 {
+                break;
+            }
+            excess -= seg_dead as i128;
+            out.push((id, false));
+        }
+        out
     };
     let mut done = 0;
     for (id, all_dead) in candidates {
@@ -574,14 +594,22 @@ pub(crate) fn compact(inner: &Inner, full: bool) -> Result<()> {
 /// Reclaims space now: a checkpoint (so that everything written so far may be compacted), a
 /// GC pass and, if due, a merge of the index runs. Run by a writer when dead data piles up
 /// faster than the background thread reclaims it.
-pub(crate) fn reclaim(inner: &Inner) -> Result<()> {
+///
+/// Unless `wait`, returns `false`, having done nothing, if a checkpoint or compaction is
+/// already running (the background thread is reclaiming: a writer waiting for it and then
+/// compacting again would stall its request for seconds and reclaim little more).
+pub(crate) fn reclaim(inner: &Inner, wait: bool) -> Result<bool> {
     {
-        let mut m = inner.maint.lock();
+        let mut m = match inner.maint.try_lock() {
+            Some(m) => m,
+            None if wait => inner.maint.lock(),
+            None => return Ok(false),
+        };
         checkpoint_locked(inner, &mut m)?;
         gc_locked(inner, &mut m, false)?;
     }
     merge(inner, false)?;
-    Ok(())
+    Ok(true)
 }
 
 /// One round of background maintenance.

@@ -10,7 +10,7 @@
 //!   opening fails with [`Error::Corruption`] unless [`Options::repair`] is set, in which case
 //!   the rest of the log is discarded and the report says so.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::OpenOptions;
 use std::path::Path;
 use std::sync::Arc;
@@ -231,6 +231,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<Inner>> {
         buf: Vec::new(),
         positions: Vec::new(),
         count_deltas: Vec::new(),
+        seg_ops: HashMap::new(),
     };
     let mut key_counts: KeyCounts = match &manifest.key_counts {
         Some(c) => c.iter().map(|(b, k, e)| (*b, (*k, *e))).collect(),
@@ -261,7 +262,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<Inner>> {
                 Probe::Record { seq, len, .. } if seq == last_seq + 1 => {
                     let rec = &bytes[pos as usize..pos as usize + len];
                     let at = lsn(seg.id(), pos + len as u64);
-                    let mut ops_len = 0u64;
+                    let (mut ops_len, mut ops_n) = (0u64, 0u64);
                     for op in record::ops(rec) {
                         let op = op.map_err(|why| Error::corruption(seg.path(), pos, why))?;
                         let loc = match op.kind {
@@ -283,9 +284,10 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<Inner>> {
                         };
                         let op_len = (record::OP_HEADER_LEN + op.key.len() + op.value.len()) as u64;
                         ops_len += op_len;
+                        ops_n += 1;
                         apply_op(&mut w, &view, op.kind, op.key, op.version, op.expire_at_ms, loc, op_len, at);
                     }
-                    crate::store::account_record(&mut w, seg.id(), len as u64, ops_len);
+                    crate::store::account_record(&mut w, seg.id(), len as u64, ops_len, ops_n);
                     last_seq = seq;
                     pos += len as u64;
                     report.replayed_records += 1;

@@ -87,9 +87,14 @@ pub(crate) struct Background {
     pub reclaim_wanted: std::sync::atomic::AtomicBool,
     /// Set at a rotation when compaction has fallen behind (dead bytes above the live bytes
     /// plus two segments: the background thread, woken a segment earlier, did not catch up):
-    /// the next writer reclaims space itself (see [`Inner::wait`]). This bounds the disk a
-    /// writer can outrun the background thread by.
+    /// the next writer reclaims space itself (see [`Inner::wait`]), unless the background
+    /// thread is compacting at that moment. This bounds the disk a writer can outrun the
+    /// background thread by.
     pub reclaim_urgent: std::sync::atomic::AtomicBool,
+    /// Set at a rotation when the dead bytes exceed twice the live bytes plus four
+    /// segments: the next writer reclaims space even if it must wait for the background
+    /// thread's compaction first. The hard bound on the disk a writer can fill.
+    pub reclaim_forced: std::sync::atomic::AtomicBool,
 }
 
 impl Background {
@@ -125,6 +130,9 @@ pub(crate) struct Writer {
     pub positions: Vec<(u32, u32)>,
     /// Key-count changes of the ops applied since the last flush into `Inner::key_counts`.
     pub count_deltas: Vec<([u8; 3], i64, i64)>,
+    /// Ops appended per segment since open (not persisted): what compacting a segment costs,
+    /// one index lookup each. Segments written before the open are estimated.
+    pub seg_ops: HashMap<u32, u64>,
 }
 
 /// Keys per two-byte bucket (see [`key_bucket`]): `(keys, keys with an expiry)`.
@@ -463,7 +471,7 @@ impl Inner {
         if !w.count_deltas.is_empty() {
             apply_count_deltas(&mut self.key_counts.lock(), &mut w.count_deltas);
         }
-        account_record(w, seg, len, ops.iter().map(|op| record::op_len(op) as u64).sum());
+        account_record(w, seg, len, ops.iter().map(|op| record::op_len(op) as u64).sum(), ops.len() as u64);
         w.pos += len;
         w.log_bytes_since_checkpoint += len;
         w.buf = buf;
@@ -509,6 +517,9 @@ impl Inner {
             if dead > live + 2 * self.opts.segment_size {
                 self.bg.reclaim_urgent.store(true, Ordering::Release);
             }
+            if dead > 2 * live + 4 * self.opts.segment_size {
+                self.bg.reclaim_forced.store(true, Ordering::Release);
+            }
             self.bg.reclaim_wanted.store(true, Ordering::Release);
             self.bg.wake();
         }
@@ -524,10 +535,15 @@ impl Inner {
         if self.view.load().active.len() >= self.opts.memtable_max_entries.saturating_mul(4) {
             crate::maintenance::checkpoint(self)?;
         }
-        if self.bg.reclaim_urgent.swap(false, Ordering::AcqRel) {
+        let forced = self.bg.reclaim_forced.swap(false, Ordering::AcqRel);
+        if self.bg.reclaim_urgent.swap(false, Ordering::AcqRel) || forced {
             let started = std::time::Instant::now();
-            crate::maintenance::reclaim(self)?;
-            tracing::debug!(ms = started.elapsed().as_millis() as u64, "a writer reclaimed log space itself");
+            if crate::maintenance::reclaim(self, forced)? {
+                tracing::debug!(ms = started.elapsed().as_millis() as u64, "a writer reclaimed log space itself");
+            } else {
+                // Compaction is under way in the background; the next rotation asks again.
+                self.bg.wake();
+            }
         }
         match (at, d) {
             (Some(at), Durability::Always) => self.syncer.wait_durable(at, &self.poison),
@@ -594,10 +610,11 @@ pub(crate) fn apply_op(
 /// (the only ones compaction takes). So a segment whose values are all superseded has
 /// `dead_bytes == total_bytes` exactly, and compaction drops it without reading it.
 /// Shared by the write path and log replay.
-pub(crate) fn account_record(w: &mut Writer, segment: u32, len: u64, ops_len: u64) {
+pub(crate) fn account_record(w: &mut Writer, segment: u32, len: u64, ops_len: u64, ops: u64) {
     let s = w.stats.entry(segment).or_insert(SegmentStats { id: segment, ..Default::default() });
     s.total_bytes += len;
     s.dead_bytes += len.saturating_sub(ops_len);
+    *w.seg_ops.entry(segment).or_insert(0) += ops;
 }
 
 /// Accounts a superseded value as dead space.
