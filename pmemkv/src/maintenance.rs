@@ -412,6 +412,21 @@ fn is_current(cur: &Entry, loc: ValueLoc, now: u64) -> bool {
     }
 }
 
+/// Where op `op` of the record at `pos` in `seg` stored its value (`None` for ops without
+/// one). The CRC is left 0: [`is_current`] compares locations only.
+fn stored_value(seg: &Segment, pos: usize, op: &record::DecodedOp<'_>) -> Option<ValueLoc> {
+    match op.kind {
+        OpKind::Put => Some(ValueLoc::Inline {
+            segment: seg.id(),
+            offset: (pos + op.value_offset) as u32,
+            len: op.value.len() as u32,
+            crc: 0,
+        }),
+        OpKind::PutBlob => op.blob_loc(),
+        _ => None,
+    }
+}
+
 /// Number of values in `seg` that the index still points at (a full scan with one lookup
 /// per value: the check of the dead-space accounting in debug builds).
 fn live_values(inner: &Inner, seg: &Segment) -> Result<usize> {
@@ -423,19 +438,7 @@ fn live_values(inner: &Inner, seg: &Segment) -> Result<usize> {
     while let Probe::Record { len, .. } = record::probe(&bytes[pos..]) {
         for op in record::ops(&bytes[pos..pos + len]) {
             let op = op.map_err(|why| Error::corruption(seg.path(), pos as u64, why))?;
-            let loc = match op.kind {
-                OpKind::Put => ValueLoc::Inline {
-                    segment: seg.id(),
-                    offset: (pos + op.value_offset) as u32,
-                    len: op.value.len() as u32,
-                    crc: 0,
-                },
-                OpKind::PutBlob => match op.blob_loc() {
-                    Some(l) => l,
-                    None => continue,
-                },
-                _ => continue,
-            };
+            let Some(loc) = stored_value(seg, pos, &op) else { continue };
             if view.lookup(op.key)?.is_some_and(|cur| is_current(&cur, loc, now)) {
                 live += 1;
             }
@@ -474,19 +477,7 @@ fn relocate_segment(inner: &Inner, seg: &Arc<Segment>) -> Result<Lsn> {
             let rec = &bytes[pos..pos + len];
             for op in record::ops(rec) {
                 let op = op.map_err(|why| Error::corruption(seg.path(), pos as u64, why))?;
-                let loc = match op.kind {
-                    OpKind::Put => ValueLoc::Inline {
-                        segment: seg.id(),
-                        offset: (pos + op.value_offset) as u32,
-                        len: op.value.len() as u32,
-                        crc: 0,
-                    },
-                    OpKind::PutBlob => match op.blob_loc() {
-                        Some(l) => l,
-                        None => continue,
-                    },
-                    _ => continue,
-                };
+                let Some(loc) = stored_value(seg, pos, &op) else { continue };
                 chunk_bytes += op.value.len() + op.key.len();
                 chunk.push(Cand { key: op.key.to_vec(), loc });
             }

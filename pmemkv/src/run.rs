@@ -1255,20 +1255,24 @@ mod tests {
         assert!(open_with(&[]).unwrap_err().is_corruption());
     }
 
+    /// Copies the run at `path` to `bad` with offsets-array slot 3 pointing at entry 4 (a
+    /// perfectly valid entry, with the wrong ordinal), and opens the copy.
+    fn redirect_slot_3_to_entry_4(path: &Path, bad: &Path) -> Run {
+        let mut bytes = std::fs::read(path).unwrap();
+        let offsets_offset = le_u64(&bytes, HDR_OFFSETS_OFFSET_AT) as usize;
+        let four = bytes[offsets_offset + 32..offsets_offset + 40].to_vec();
+        bytes[offsets_offset + 24..offsets_offset + 32].copy_from_slice(&four);
+        std::fs::write(bad, &bytes).unwrap();
+        Run::open(bad).unwrap()
+    }
+
     #[test]
     fn redirected_offset_is_detected() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r");
         let entries = random_entries(&mut Rng(4), 50);
         build(&path, 1, &entries);
-        let mut bytes = std::fs::read(&path).unwrap();
-        let offsets_offset = le_u64(&bytes, HDR_OFFSETS_OFFSET_AT) as usize;
-        // Point slot 3 at entry 4 (a perfectly valid entry, with the wrong ordinal).
-        let four = bytes[offsets_offset + 32..offsets_offset + 40].to_vec();
-        bytes[offsets_offset + 24..offsets_offset + 32].copy_from_slice(&four);
-        let bad = dir.path().join("bad");
-        std::fs::write(&bad, &bytes).unwrap();
-        let run = Run::open(&bad).unwrap();
+        let run = redirect_slot_3_to_entry_4(&path, &dir.path().join("bad"));
         let err = run.entry_at(3).unwrap_err();
         assert!(err.is_corruption(), "{err}");
         // Point reads go through the hash table's file offsets, not the offsets array.
@@ -1297,8 +1301,7 @@ mod tests {
             b.add(k, e).unwrap();
         }
         b.finish().unwrap();
-        let mut bytes = std::fs::read(&path).unwrap();
-        assert_eq!(le_u32(&bytes, HDR_VERSION_AT), RUN_FORMAT_V1);
+        assert_eq!(le_u32(&std::fs::read(&path).unwrap(), HDR_VERSION_AT), RUN_FORMAT_V1);
         let run = Run::open(&path).unwrap();
         run.verify().unwrap();
         for (k, e) in &entries {
@@ -1306,12 +1309,7 @@ mod tests {
         }
         assert_eq!(run.get(b"definitely-not-a-key").unwrap(), None);
 
-        let offsets_offset = le_u64(&bytes, HDR_OFFSETS_OFFSET_AT) as usize;
-        let four = bytes[offsets_offset + 32..offsets_offset + 40].to_vec();
-        bytes[offsets_offset + 24..offsets_offset + 32].copy_from_slice(&four);
-        let bad = dir.path().join("bad");
-        std::fs::write(&bad, &bytes).unwrap();
-        let run = Run::open(&bad).unwrap();
+        let run = redirect_slot_3_to_entry_4(&path, &dir.path().join("bad"));
         assert!(run.get(&entries[3].0).unwrap_err().is_corruption());
         assert_eq!(run.get(&entries[4].0).unwrap(), Some(entries[4].1));
     }

@@ -21,6 +21,18 @@ fn dir_bytes(dir: &Path) -> u64 {
     std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().metadata().map_or(0, |m| m.len())).sum()
 }
 
+/// Small segments, no sync, no background thread (the test drives compaction), values
+/// inline up to a quarter of a segment.
+fn manual_opts(segment_size: u64) -> Options {
+    Options {
+        durability: Durability::Never,
+        segment_size,
+        max_inline_value: segment_size / 4,
+        background: false,
+        ..Options::default()
+    }
+}
+
 fn overwrite_value(round: usize, i: usize) -> Vec<u8> {
     let mut v = format!("{round:04}/{i:08}/").into_bytes();
     v.resize(100, b'a' + (round % 26) as u8);
@@ -199,13 +211,7 @@ fn expired_keys_are_reclaimed_by_compaction() {
 fn compaction_never_frees_a_live_blob() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("store");
-    let opts = Options {
-        durability: Durability::Never,
-        segment_size: 64 << 10,
-        max_inline_value: 16 << 10,
-        background: false,
-        ..Options::default()
-    };
+    let opts = manual_opts(64 << 10);
     let blob = |i: u8| vec![i; 150_000];
     {
         let s = Store::open(&dir, opts.clone()).unwrap();
@@ -363,13 +369,7 @@ fn segments_reserve_disk_as_they_fill() {
 fn fully_dead_segments_are_dropped_without_relocation() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("store");
-    let opts = Options {
-        durability: Durability::Never,
-        segment_size: 256 << 10,
-        max_inline_value: 64 << 10,
-        background: false,
-        ..Options::default()
-    };
+    let opts = manual_opts(256 << 10);
     let key = |i: u32| format!("key{i:05}").into_bytes();
     {
         let s = Store::open(&dir, opts.clone()).unwrap();
