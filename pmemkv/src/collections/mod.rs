@@ -29,6 +29,8 @@ pub mod keys;
 pub mod list;
 pub mod member_sample;
 mod sample;
+
+pub use sample::Rng;
 pub mod set;
 pub mod stream;
 pub mod strings;

@@ -17,6 +17,7 @@
 use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
+use pmemkv::collections::Rng;
 
 use super::flags::*;
 use super::strings::format_float_plain;
@@ -415,25 +416,6 @@ fn seed() -> u64 {
     h.finish()
 }
 
-/// A small PRNG (SplitMix64) for sampling compact hashes.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// A uniform index below `n` (`0 < n <=` [`COMPACT_ENTRIES`], so the modulo bias is
-    /// below 2^-56).
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 /// `HRANDFIELD` picks from a compact hash, as Redis's listpack code paths make them: `count`
 /// picks in random order when they may repeat (`distinct` false); otherwise the whole hash in
 /// insertion order if `count` covers it, a random subset in random order if `count` is more
@@ -444,7 +426,7 @@ fn compact_picks<T: Clone>(all: &[T], count: u64, distinct: bool, rng: &mut Rng)
         return Vec::new();
     }
     if !distinct {
-        return (0..count).map(|_| all[rng.below(n)].clone()).collect();
+        return (0..count).map(|_| all[rng.below(n as u64) as usize].clone()).collect();
     }
     if count >= n as u64 {
         return all.to_vec();
@@ -453,7 +435,7 @@ fn compact_picks<T: Clone>(all: &[T], count: u64, distinct: bool, rng: &mut Rng)
     let mut idx: Vec<usize> = (0..n).collect();
     // A partial Fisher–Yates shuffle: the first `count` are a uniform random subset.
     for i in 0..count {
-        let j = i + rng.below(n - i);
+        let j = i + rng.below((n - i) as u64) as usize;
         idx.swap(i, j);
     }
     idx.truncate(count);
@@ -468,11 +450,13 @@ fn compact_picks<T: Clone>(all: &[T], count: u64, distinct: bool, rng: &mut Rng)
 /// ```
 fn hrandfield(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let key = ctx.key(&args[1]);
-    let mut rng = Rng(seed());
+    let mut rng = Rng::new(seed());
     if args.len() == 2 {
         let picked: Vec<Vec<u8>> = match compact(ctx, &key)? {
             Some(all) => compact_picks(&all, 1, false, &mut rng).into_iter().map(|(f, _)| f).collect(),
-            None => ctx.srv.colls.hrandfield(&key, 1, false, false, rng.next())?.into_iter().map(|(f, _)| f).collect(),
+            None => {
+                ctx.srv.colls.hrandfield(&key, 1, false, false, rng.next_u64())?.into_iter().map(|(f, _)| f).collect()
+            }
         };
         hit(ctx, !picked.is_empty());
         ctx.out.opt_bulk(picked.first().map(Vec::as_slice));
@@ -504,7 +488,7 @@ fn hrandfield(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         Some(all) => {
             compact_picks(&all, count, true, &mut rng).into_iter().map(|(f, v)| (f, with_values.then_some(v))).collect()
         }
-        None => ctx.srv.colls.hrandfield(&key, count, true, with_values, rng.next())?,
+        None => ctx.srv.colls.hrandfield(&key, count, true, with_values, rng.next_u64())?,
     };
     if count > 0 {
         hit(ctx, !picked.is_empty());
@@ -554,14 +538,14 @@ fn hrandfield_repeating(
         let n = if all.is_empty() { 0 } else { count as usize };
         picks_header(ctx, n, with_values);
         for _ in 0..n {
-            let (f, v) = &all[rng.below(all.len())];
+            let (f, v) = &all[rng.below(all.len() as u64) as usize];
             write_pick(ctx, f, with_values.then_some(&v[..]), with_values);
         }
         return Ok(());
     }
     // A large hash: picks in chunks. The reply length is fixed by the header, so if the hash
     // shrinks or vanishes meanwhile, missing picks repeat earlier ones.
-    let first = ctx.srv.colls.hrandfield(key, count.min(PICK_CHUNK), false, with_values, rng.next())?;
+    let first = ctx.srv.colls.hrandfield(key, count.min(PICK_CHUNK), false, with_values, rng.next_u64())?;
     hit(ctx, !first.is_empty());
     if first.is_empty() {
         picks_header(ctx, 0, with_values);
@@ -579,7 +563,7 @@ fn hrandfield_repeating(
         if left == 0 {
             return Ok(());
         }
-        chunk = ctx.srv.colls.hrandfield(key, left.min(PICK_CHUNK), false, with_values, rng.next())?;
+        chunk = ctx.srv.colls.hrandfield(key, left.min(PICK_CHUNK), false, with_values, rng.next_u64())?;
         if chunk.is_empty() {
             chunk = first.clone();
         }
@@ -593,7 +577,7 @@ mod tests {
     #[test]
     fn compact_picks_follow_redis_listpack_paths() {
         let all: Vec<u32> = (0..12).collect();
-        let mut rng = Rng(7);
+        let mut rng = Rng::new(7);
         assert_eq!(compact_picks(&all, 12, true, &mut rng), all, "the whole hash in order");
         assert_eq!(compact_picks(&all, 99, true, &mut rng), all);
         assert!(compact_picks(&all, 0, true, &mut rng).is_empty());
