@@ -319,11 +319,7 @@ fn gc_locked(inner: &Inner, maint: &mut Maint, full: bool) -> Result<usize> {
     let candidates: Vec<(u32, bool)> = {
         let w = inner.writer.lock();
         let on_disk = |s: &&SegmentStats| view.segments.contains_key(&s.id);
-        let (total, dead) = w
-            .stats
-            .values()
-            .filter(on_disk)
-            .fold((0, 0), |(t, d), s| (t + s.total_bytes, d + s.dead_bytes.min(s.total_bytes)));
+        let (total, dead) = w.log_space(&view);
         let eligible: Vec<&SegmentStats> = w
             .stats
             .values()

@@ -135,6 +135,17 @@ pub(crate) struct Writer {
     pub seg_ops: HashMap<u32, u64>,
 }
 
+impl Writer {
+    /// `(total, dead)` bytes of the log segments still on disk in `view`: what the space
+    /// pressure checks (at rotation, and when compaction picks segments) compare.
+    pub fn log_space(&self, view: &View) -> (u64, u64) {
+        self.stats
+            .values()
+            .filter(|s| view.segments.contains_key(&s.id))
+            .fold((0, 0), |(t, d), s| (t + s.total_bytes, d + s.dead_bytes.min(s.total_bytes)))
+    }
+}
+
 /// Keys per two-byte bucket (see [`key_bucket`]): `(keys, keys with an expiry)`.
 pub(crate) type KeyCounts = BTreeMap<[u8; 3], (u64, u64)>;
 
@@ -504,12 +515,7 @@ impl Inner {
         w.active = seg;
         w.pos = SEGMENT_HEADER_LEN;
         tracing::debug!(segment = id, "log rotated to a new segment");
-        let view = self.view.load();
-        let (total, dead) = w
-            .stats
-            .values()
-            .filter(|s| view.segments.contains_key(&s.id))
-            .fold((0, 0), |(t, d), s| (t + s.total_bytes, d + s.dead_bytes.min(s.total_bytes)));
+        let (total, dead) = w.log_space(&self.view.load());
         // Only with background maintenance on: without it the caller has asked to schedule
         // checkpoints and compaction itself.
         if self.opts.background && dead > (total - dead) + self.opts.segment_size {
