@@ -7,12 +7,12 @@
 //! structure a reader trusts is covered by a CRC32 (crc32fast / IEEE) that is checked before
 //! use, so damaged bytes surface as [`Error::Corruption`], never as a wrong [`Entry`].
 //!
-//! # File format (version 2, little-endian throughout)
+//! # File format (version 3, little-endian throughout)
 //!
 //! ```text
 //! header, 64 bytes at offset 0
 //!   0   magic             [u8; 8]  b"PMKVRUN\0"
-//!   8   format_version    u32      RUN_FORMAT_VERSION (2), or RUN_FORMAT_V1 (1), see below
+//!   8   format_version    u32      RUN_FORMAT_VERSION (3), or 2 or 1 (see below)
 //!   12  flags             u32      0 (any other value is rejected as corruption)
 //!   16  run_id            u64
 //!   24  entry_count       u64      at most MAX_RUN_ENTRIES (u32::MAX - 1)
@@ -37,18 +37,28 @@
 //!
 //! hash table, hash_offset .. hash_offset + 4096 * hash_block_count (= end of file)
 //!   hash_block_count blocks of 4096 bytes, each:
+//!   version 3:
+//!   0     255 slots of 16 bytes (fingerprint 0 = empty slot):
+//!           0  fingerprint  u32
+//!           4  target       u32  file offset of the entry
+//!           8  value_hint   u64  segment u32 << 32 | offset u32 of the entry's inline value
+//!                                in the log; u64::MAX for a tombstone or a blob
+//!   4080  zero  [u8; 8]
+//!   versions 1 and 2:
 //!   0     511 slots of 8 bytes: fingerprint u32 | target u32 (fingerprint 0 = empty slot)
 //!         target = the file offset of the entry (version 2) or its ordinal (version 1)
+//!   all versions:
 //!   4088  crc   u32  CRC32 of the block's bytes 0..4088
 //!   4092  zero  u32
 //! ```
 //!
-//! The hash table has `slot_count = 511 × hash_block_count` slots, numbered across blocks
-//! (slot `s` is slot `s % 511` of block `s / 511`). With `h = xxh3_64(key)`
+//! The hash table has `slot_count = S × hash_block_count` slots (`S` = 255 slots per block
+//! in version 3, 511 in versions 1 and 2), numbered across blocks (slot `s` is slot `s % S`
+//! of block `s / S`). With `h = xxh3_64(key)`
 //! (`xxhash_rust::xxh3::xxh3_64`), a key's fingerprint is `(h >> 32) as u32 | 1` (never 0) and
 //! its home slot is `h % slot_count`; collisions are resolved by linear probing to the next
 //! slot, wrapping from the last slot to slot 0. A lookup stops at the first empty slot. The
-//! builder chooses `hash_block_count = max(1, ceil(2 × entry_count / 511))`; readers require
+//! builder chooses `hash_block_count = max(1, ceil(2 × entry_count / S))`; readers require
 //! `slot_count ≥ 2 × entry_count` (load factor at most 0.5, so every probe sequence reaches an
 //! empty slot). The file's size is exactly `hash_offset + 4096 × hash_block_count`.
 //!
@@ -59,9 +69,17 @@
 //! offset, so a point read touches one hash block and the entry (no offsets-array hop, one
 //! cache miss fewer). A point read checks that the target lies inside the entries region and
 //! verifies the entry's CRC and key before trusting it. The builder writes version 1 when the
-//! entries region ends beyond `u32::MAX` (offsets would not fit a slot); readers accept both.
+//! entries region ends beyond `u32::MAX` (offsets would not fit a slot); readers accept all
+//! three versions.
 //!
-//! While building, the builder spills `(entry offset u64, key hash u64)` pairs to a temporary
+//! Version 3 widens the slot to carry a hint of where the entry's value starts in the log.
+//! A point read issues a prefetch of that position before it reads the entry, so the entry's
+//! cache miss and the value's overlap (two dependent misses per read instead of three). The
+//! hint is never trusted: the value is read from the location in the CRC-checked entry, and a
+//! hint naming no mapped byte is ignored. [`Run::verify`] checks that every hint matches its
+//! entry.
+//!
+//! While building, the builder spills `(entry offset u64, key hash u64, value hint u64)` to a temporary
 //! file named `<run file name>` + [`OFFSETS_TMP_SUFFIX`] next to the run; it is removed when the
 //! builder finishes or is dropped. Recovery may delete any stale file with that suffix.
 
@@ -71,17 +89,20 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use crate::entry::{Entry, ENTRY_ENCODED_LEN};
+use crate::entry::{Entry, ValueLoc, ENTRY_ENCODED_LEN};
 use crate::error::{Error, Result};
 use crate::io::{preallocate, write_at, MappedFile, MappedFileMut};
 use crate::MAX_KEY_LEN;
 
 /// Magic bytes at the start of every run file.
 pub const RUN_MAGIC: [u8; 8] = *b"PMKVRUN\0";
-/// The run format version this build reads and writes.
-pub const RUN_FORMAT_VERSION: u32 = 2;
-/// The previous format (hash slots hold ordinals), still read, and still written for a run
-/// whose entries region does not fit 32-bit offsets.
+/// The run format version this build writes (16-byte hash slots: entry offset and a hint of
+/// where the entry's value lies in the log).
+pub const RUN_FORMAT_VERSION: u32 = 3;
+/// Version 2 (8-byte hash slots holding the entry's file offset, no value hint): still read.
+pub const RUN_FORMAT_V2: u32 = 2;
+/// Version 1 (hash slots hold ordinals): still read, and still written for a run whose
+/// entries region does not fit 32-bit offsets.
 pub const RUN_FORMAT_V1: u32 = 1;
 /// Length of the run header in bytes.
 pub const RUN_HEADER_LEN: usize = 64;
@@ -119,18 +140,27 @@ pub const ENTRY_RECORD_HEADER_LEN: usize = ENTRY_BODY_AT + ENTRY_ENCODED_LEN;
 pub const OFFSETS_ALIGN: u64 = 8;
 /// Bytes of one hash block; the hash table starts at a multiple of this.
 pub const HASH_BLOCK_LEN: usize = 4096;
-/// Bytes of one hash slot (`fingerprint u32 | ordinal u32`).
+/// Bytes of one hash slot in versions 1 and 2 (`fingerprint u32 | target u32`).
 pub const HASH_SLOT_LEN: usize = 8;
-/// Hash slots in one block.
+/// Hash slots in one block in versions 1 and 2.
 pub const HASH_SLOTS_PER_BLOCK: usize = 511;
-/// Offset of the block CRC32 (u32) within a hash block; it covers bytes `0..HASH_BLOCK_CRC_AT`.
+/// Bytes of one hash slot in version 3 (`fingerprint u32 | entry offset u32 | value hint u64`).
+pub const HASH_SLOT_LEN_V3: usize = 16;
+/// Hash slots in one block in version 3.
+pub const HASH_SLOTS_PER_BLOCK_V3: usize = 255;
+/// Offset of the block CRC32 (u32) within a hash block (all versions); it covers bytes
+/// `0..HASH_BLOCK_CRC_AT`.
 pub const HASH_BLOCK_CRC_AT: usize = HASH_SLOTS_PER_BLOCK * HASH_SLOT_LEN;
+/// A version 3 slot's value hint when the entry has no value in the log (tombstone or blob).
+pub const NO_VALUE_HINT: u64 = u64::MAX;
 /// Most entries one run may hold (ordinals are u32).
 pub const MAX_RUN_ENTRIES: u64 = u32::MAX as u64 - 1;
 /// Suffix appended to the run's file name for the builder's temporary offsets file.
 pub const OFFSETS_TMP_SUFFIX: &str = ".offsets.tmp";
 
 const IO_BUF_LEN: usize = 64 * 1024;
+/// Bytes the builder spills per entry: entry offset u64 | key hash u64 | value hint u64.
+const SPILL_LEN: usize = 24;
 
 use crate::memtable::key_hash;
 
@@ -138,9 +168,62 @@ fn fingerprint(hash: u64) -> u32 {
     ((hash >> 32) as u32) | 1
 }
 
-/// Hash blocks the builder uses for `count` entries.
-fn hash_blocks_for(count: u64) -> u64 {
-    count.saturating_mul(2).div_ceil(HASH_SLOTS_PER_BLOCK as u64).max(1)
+/// What a hash slot holds, by run format version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SlotLayout {
+    /// Version 1: the entry's ordinal.
+    Ordinal,
+    /// Version 2: the entry's file offset.
+    Offset,
+    /// Version 3: the entry's file offset and a hint of its value's log position.
+    OffsetHint,
+}
+
+impl SlotLayout {
+    fn for_version(version: u32) -> Option<SlotLayout> {
+        match version {
+            RUN_FORMAT_V1 => Some(SlotLayout::Ordinal),
+            RUN_FORMAT_V2 => Some(SlotLayout::Offset),
+            RUN_FORMAT_VERSION => Some(SlotLayout::OffsetHint),
+            _ => None,
+        }
+    }
+
+    fn version(self) -> u32 {
+        match self {
+            SlotLayout::Ordinal => RUN_FORMAT_V1,
+            SlotLayout::Offset => RUN_FORMAT_V2,
+            SlotLayout::OffsetHint => RUN_FORMAT_VERSION,
+        }
+    }
+
+    fn slot_len(self) -> usize {
+        match self {
+            SlotLayout::OffsetHint => HASH_SLOT_LEN_V3,
+            _ => HASH_SLOT_LEN,
+        }
+    }
+
+    fn slots_per_block(self) -> u64 {
+        match self {
+            SlotLayout::OffsetHint => HASH_SLOTS_PER_BLOCK_V3 as u64,
+            _ => HASH_SLOTS_PER_BLOCK as u64,
+        }
+    }
+
+    /// Hash blocks the builder uses for `count` entries (load factor at most 0.5).
+    fn blocks_for(self, count: u64) -> u64 {
+        count.saturating_mul(2).div_ceil(self.slots_per_block()).max(1)
+    }
+}
+
+/// The value hint a version 3 slot stores for `entry`: `segment << 32 | offset` of an inline
+/// value, [`NO_VALUE_HINT`] otherwise.
+fn value_hint(entry: &Entry) -> u64 {
+    match entry.value {
+        Some(ValueLoc::Inline { segment, offset, .. }) => ((segment as u64) << 32) | offset as u64,
+        _ => NO_VALUE_HINT,
+    }
 }
 
 fn align_up(x: u64, align: u64) -> Option<u64> {
@@ -225,9 +308,12 @@ pub struct RunBuilder {
     /// Set after an I/O error: the files are in an unknown state and the builder refuses work.
     failed: bool,
     finished: bool,
-    /// Largest entries-region end for which hash slots hold file offsets (format version 2);
-    /// beyond it the builder writes version 1 (slots hold ordinals). Lowered by tests.
+    /// Largest entries-region end for which hash slots hold file offsets (format versions 2
+    /// and 3); beyond it the builder writes version 1 (slots hold ordinals). Lowered by tests.
     slot_offset_limit: u64,
+    /// The layout written when offsets fit (version 3; tests write version 2 to check that it
+    /// is still read).
+    layout: SlotLayout,
 }
 
 impl RunBuilder {
@@ -261,6 +347,7 @@ impl RunBuilder {
             failed: false,
             finished: false,
             slot_offset_limit: u32::MAX as u64,
+            layout: SlotLayout::OffsetHint,
         };
         // Placeholder header; the real one is written by `finish`.
         let placeholder = [0u8; RUN_HEADER_LEN];
@@ -321,9 +408,10 @@ impl RunBuilder {
         let crc = hasher.finalize();
         head[ENTRY_CRC_AT..ENTRY_CRC_AT + 4].copy_from_slice(&crc.to_le_bytes());
 
-        let mut spill = [0u8; 16];
+        let mut spill = [0u8; SPILL_LEN];
         spill[..8].copy_from_slice(&self.pos.to_le_bytes());
-        spill[8..].copy_from_slice(&key_hash(key).to_le_bytes());
+        spill[8..16].copy_from_slice(&key_hash(key).to_le_bytes());
+        spill[16..].copy_from_slice(&value_hint(entry).to_le_bytes());
 
         let res = (|| -> std::io::Result<()> {
             let out = self.out.as_mut().ok_or_else(|| std::io::Error::other("builder closed"))?;
@@ -379,13 +467,14 @@ impl RunBuilder {
         let offsets_offset = align_up(entries_end, OFFSETS_ALIGN).ok_or_else(too_large)?;
         let offsets_end = count.checked_mul(8).and_then(|n| offsets_offset.checked_add(n)).ok_or_else(too_large)?;
         let hash_offset = align_up(offsets_end, HASH_BLOCK_LEN as u64).ok_or_else(too_large)?;
-        let hash_blocks = hash_blocks_for(count);
+        // Entry offsets fit a slot's 32 bits unless the entries region is over 4 GiB.
+        let layout = if entries_end <= self.slot_offset_limit { self.layout } else { SlotLayout::Ordinal };
+        let (slot_len, per_block) = (layout.slot_len(), layout.slots_per_block());
+        let hash_blocks = layout.blocks_for(count);
         let hash_blocks_u32 = u32::try_from(hash_blocks).map_err(|_| too_large())?;
         let hash_len = hash_blocks.checked_mul(HASH_BLOCK_LEN as u64).ok_or_else(too_large)?;
         let file_size = hash_offset.checked_add(hash_len).ok_or_else(too_large)?;
-        let slot_count = hash_blocks * HASH_SLOTS_PER_BLOCK as u64;
-        // Entry offsets fit a slot's 32 bits unless the entries region is over 4 GiB.
-        let slot_offsets = entries_end <= self.slot_offset_limit;
+        let slot_count = hash_blocks * per_block;
 
         // Reserve (and zero) everything after the entries: padding, offsets, hash table.
         preallocate(&file, entries_end, file_size - entries_end).map_err(|e| Error::io(ctx("preallocating"), e))?;
@@ -398,21 +487,23 @@ impl RunBuilder {
         let mut reader = BufReader::with_capacity(IO_BUF_LEN, tmp);
         {
             let mut writer = BufWriter::with_capacity(IO_BUF_LEN, &mut file);
-            let mut pair = [0u8; 16];
+            let mut spill = [0u8; SPILL_LEN];
             for ordinal in 0..count {
-                reader.read_exact(&mut pair).map_err(|e| Error::io(tmp_ctx(), e))?;
-                writer.write_all(&pair[..8]).map_err(|e| Error::io(ctx("writing offsets of"), e))?;
-                let hash = le_u64(&pair, 8);
+                reader.read_exact(&mut spill).map_err(|e| Error::io(tmp_ctx(), e))?;
+                writer.write_all(&spill[..8]).map_err(|e| Error::io(ctx("writing offsets of"), e))?;
+                let hash = le_u64(&spill, 8);
                 let fp = fingerprint(hash);
                 let mut slot = hash % slot_count;
                 // Load factor <= 0.5, so an empty slot is always found within slot_count probes.
                 for _ in 0..slot_count {
-                    let at = (slot / HASH_SLOTS_PER_BLOCK as u64) as usize * HASH_BLOCK_LEN
-                        + (slot % HASH_SLOTS_PER_BLOCK as u64) as usize * HASH_SLOT_LEN;
+                    let at = (slot / per_block) as usize * HASH_BLOCK_LEN + (slot % per_block) as usize * slot_len;
                     if le_u32(&table, at) == 0 {
                         table[at..at + 4].copy_from_slice(&fp.to_le_bytes());
-                        let target = if slot_offsets { le_u64(&pair, 0) } else { ordinal };
+                        let target = if layout == SlotLayout::Ordinal { ordinal } else { le_u64(&spill, 0) };
                         table[at + 4..at + 8].copy_from_slice(&(target as u32).to_le_bytes());
+                        if layout == SlotLayout::OffsetHint {
+                            table[at + 8..at + 16].copy_from_slice(&spill[16..24]);
+                        }
                         break;
                     }
                     slot = (slot + 1) % slot_count;
@@ -428,7 +519,7 @@ impl RunBuilder {
         drop(table);
 
         let header = Header {
-            version: if slot_offsets { RUN_FORMAT_VERSION } else { RUN_FORMAT_V1 },
+            version: layout.version(),
             run_id: self.run_id,
             count,
             entries_offset: RUN_HEADER_LEN as u64,
@@ -478,9 +569,11 @@ pub struct Run {
     /// read-only and the file immutable, so a block verified once is not checked again on
     /// every lookup (a 4 KiB CRC would otherwise dominate a point read).
     verified_blocks: Box<[AtomicU64]>,
-    /// Version 2: hash slots hold the entry's file offset (one memory access fewer per point
-    /// read than going through the offsets array); version 1: its ordinal.
-    slot_offsets: bool,
+    /// What a hash slot holds (by format version): the entry's ordinal (1), its file offset
+    /// (2: one memory access fewer per point read than going through the offsets array), or
+    /// its offset and a hint of the value's position (3: the value is prefetched while the
+    /// entry is read).
+    layout: SlotLayout,
 }
 
 const _: () = {
@@ -520,13 +613,13 @@ impl Run {
             return Err(corrupt(0, "bad magic: not an index run file"));
         }
         let version = le_u32(h, HDR_VERSION_AT);
-        if version != RUN_FORMAT_VERSION && version != RUN_FORMAT_V1 {
+        let Some(layout) = SlotLayout::for_version(version) else {
             return Err(Error::UnsupportedVersion {
                 path: path.to_path_buf(),
                 found: version,
                 supported: RUN_FORMAT_VERSION,
             });
-        }
+        };
         if crc32fast::hash(&h[..HDR_CRC_AT]) != le_u32(h, HDR_CRC_AT) {
             return Err(corrupt(HDR_CRC_AT as u64, "header checksum mismatch"));
         }
@@ -562,7 +655,7 @@ impl Run {
         if hash_blocks == 0 {
             return bad(HDR_HASH_BLOCKS_AT, "hash table has no blocks");
         }
-        let slot_count = hash_blocks * HASH_SLOTS_PER_BLOCK as u64;
+        let slot_count = hash_blocks * layout.slots_per_block();
         if count.checked_mul(2).is_none_or(|n| n > slot_count) {
             return bad(HDR_HASH_BLOCKS_AT, "hash table too small for the entry count");
         }
@@ -586,7 +679,7 @@ impl Run {
             slot_count,
             file_size,
             verified_blocks: (0..hash_blocks.div_ceil(64)).map(|_| AtomicU64::new(0)).collect(),
-            slot_offsets: version == RUN_FORMAT_VERSION,
+            layout,
         })
     }
 
@@ -711,16 +804,18 @@ impl Run {
         Ok(block)
     }
 
-    /// Walks the probe sequence of `hash`, calling `visit(ordinal)` for every slot whose
-    /// fingerprint matches until `visit` returns `Some` or an empty slot is reached.
+    /// Walks the probe sequence of `hash`, calling `visit(target, value_hint)` for every slot
+    /// whose fingerprint matches until `visit` returns `Some` or an empty slot is reached.
+    /// `target` is the entry's ordinal (version 1) or file offset; `value_hint` is the slot's
+    /// hint (version 3) or [`NO_VALUE_HINT`].
     fn probe<T>(
         &self,
         hash: u64,
         check_blocks: bool,
-        mut visit: impl FnMut(u64) -> Result<Option<T>>,
+        mut visit: impl FnMut(u64, u64) -> Result<Option<T>>,
     ) -> Result<Option<T>> {
         let fp = fingerprint(hash);
-        let per_block = HASH_SLOTS_PER_BLOCK as u64;
+        let (per_block, slot_len) = (self.layout.slots_per_block(), self.layout.slot_len());
         let mut slot = hash % self.slot_count;
         let mut cached: Option<(u64, &[u8])> = None;
         for _ in 0..self.slot_count {
@@ -733,23 +828,24 @@ impl Run {
                     block
                 }
             };
-            let at = (slot % per_block) as usize * HASH_SLOT_LEN;
+            let at = (slot % per_block) as usize * slot_len;
             let slot_fp = le_u32(block, at);
             if slot_fp == 0 {
                 return Ok(None);
             }
             if slot_fp == fp {
                 let target = le_u32(block, at + 4) as u64;
-                let out_of_range = if self.slot_offsets {
-                    target < self.entries_offset || target >= self.offsets_offset
-                } else {
+                let out_of_range = if self.layout == SlotLayout::Ordinal {
                     target >= self.count
+                } else {
+                    target < self.entries_offset || target >= self.offsets_offset
                 };
                 if out_of_range {
                     let off = self.hash_offset + b * HASH_BLOCK_LEN as u64 + at as u64;
                     return Err(self.corruption(off, "hash slot target out of range"));
                 }
-                if let Some(found) = visit(target)? {
+                let hint = if self.layout == SlotLayout::OffsetHint { le_u64(block, at + 8) } else { NO_VALUE_HINT };
+                if let Some(found) = visit(target, hint)? {
                     return Ok(Some(found));
                 }
             }
@@ -767,14 +863,31 @@ impl Run {
     /// [`Run::get`] with the key's hash (`xxh3_64`, [`crate::memtable::key_hash`]) already
     /// computed.
     pub fn get_hashed(&self, key: &[u8], hash: u64) -> Result<Option<Entry>> {
+        self.get_hashed_prefetch(key, hash, |_, _| {})
+    }
+
+    /// [`Run::get_hashed`] that calls `prefetch(segment, offset)` with a version 3 slot's
+    /// value hint (where the candidate entry's value starts in the log) before it reads the
+    /// entry, so the caller can start loading the value while the entry is fetched: the two
+    /// cache misses overlap instead of following each other. The hint is unverified; only the
+    /// entry returned (CRC-checked) says where the value is.
+    pub fn get_hashed_prefetch(
+        &self,
+        key: &[u8],
+        hash: u64,
+        mut prefetch: impl FnMut(u32, u32),
+    ) -> Result<Option<Entry>> {
         if key.len() > MAX_KEY_LEN {
             return Ok(None);
         }
-        self.probe(hash, true, |target| {
-            let e = if self.slot_offsets {
-                self.entry_at_offset(target, None, self.hash_offset)?
-            } else {
+        self.probe(hash, true, |target, hint| {
+            if hint != NO_VALUE_HINT {
+                prefetch((hint >> 32) as u32, hint as u32);
+            }
+            let e = if self.layout == SlotLayout::Ordinal {
                 self.read_entry(target)?
+            } else {
+                self.entry_at_offset(target, None, self.hash_offset)?
             };
             Ok((self.key_of(&e) == key).then_some(e.entry))
         })
@@ -828,7 +941,12 @@ impl Run {
                 let at = self.hash_offset + b * HASH_BLOCK_LEN as u64 + HASH_BLOCK_CRC_AT as u64;
                 return Err(self.corruption(at + 4, format!("hash block {b} has a nonzero tail")));
             }
-            used += block[..HASH_BLOCK_CRC_AT].chunks_exact(HASH_SLOT_LEN).filter(|s| le_u32(s, 0) != 0).count() as u64;
+            let slots = &block[..self.layout.slots_per_block() as usize * self.layout.slot_len()];
+            if block[slots.len()..HASH_BLOCK_CRC_AT].iter().any(|&b| b != 0) {
+                let at = self.hash_offset + b * HASH_BLOCK_LEN as u64 + slots.len() as u64;
+                return Err(self.corruption(at, format!("hash block {b} has nonzero bytes after its slots")));
+            }
+            used += slots.chunks_exact(self.layout.slot_len()).filter(|s| le_u32(s, 0) != 0).count() as u64;
         }
         if used != self.count {
             return Err(
@@ -839,8 +957,14 @@ impl Run {
         // Every entry reachable through the hash (blocks already verified above).
         for i in 0..self.count {
             let e = self.read_entry(i)?;
-            let want = if self.slot_offsets { e.offset } else { i };
-            let found = self.probe(key_hash(self.key_of(&e)), false, |target| Ok((target == want).then_some(())))?;
+            let want = if self.layout == SlotLayout::Ordinal { i } else { e.offset };
+            let want_hint = if self.layout == SlotLayout::OffsetHint { value_hint(&e.entry) } else { NO_VALUE_HINT };
+            let found = self.probe(key_hash(self.key_of(&e)), false, |target, hint| {
+                if target == want && hint != want_hint {
+                    return Err(self.corruption(e.offset, format!("entry {i}'s hash slot has a wrong value hint")));
+                }
+                Ok((target == want).then_some(()))
+            })?;
             if found.is_none() {
                 return Err(self.corruption(e.offset, format!("entry {i} is not reachable through the hash table")));
             }
@@ -1209,10 +1333,10 @@ mod tests {
         assert!(open_with(&b).unwrap_err().is_corruption());
 
         let mut b = good.clone();
-        rewrite_header(&mut b, |h| h[HDR_VERSION_AT..HDR_VERSION_AT + 4].copy_from_slice(&3u32.to_le_bytes()));
+        rewrite_header(&mut b, |h| h[HDR_VERSION_AT..HDR_VERSION_AT + 4].copy_from_slice(&4u32.to_le_bytes()));
         assert!(matches!(
             open_with(&b),
-            Err(Error::UnsupportedVersion { found: 3, supported: RUN_FORMAT_VERSION, .. })
+            Err(Error::UnsupportedVersion { found: 4, supported: RUN_FORMAT_VERSION, .. })
         ));
 
         let mut b = good.clone();
@@ -1312,6 +1436,77 @@ mod tests {
         let run = redirect_slot_3_to_entry_4(&path, &dir.path().join("bad"));
         assert!(run.get(&entries[3].0).unwrap_err().is_corruption());
         assert_eq!(run.get(&entries[4].0).unwrap(), Some(entries[4].1));
+    }
+
+    /// Runs written in format version 2 (8-byte slots with the entry's offset, no value hint)
+    /// read back exactly.
+    #[test]
+    fn version_2_runs_are_still_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r");
+        let entries = random_entries(&mut Rng(12), 700);
+        let mut b = RunBuilder::create(&path, 5).unwrap();
+        b.layout = SlotLayout::Offset;
+        for (k, e) in &entries {
+            b.add(k, e).unwrap();
+        }
+        b.finish().unwrap();
+        assert_eq!(le_u32(&std::fs::read(&path).unwrap(), HDR_VERSION_AT), RUN_FORMAT_V2);
+        let run = Run::open(&path).unwrap();
+        run.verify().unwrap();
+        for (k, e) in &entries {
+            let mut hinted = false;
+            assert_eq!(run.get_hashed_prefetch(k, key_hash(k), |_, _| hinted = true).unwrap(), Some(*e));
+            assert!(!hinted, "version 2 slots carry no value hint");
+        }
+        assert_eq!(run.get(b"definitely-not-a-key").unwrap(), None);
+    }
+
+    /// A version 3 slot hands the entry's value position to the prefetch callback before the
+    /// entry is read; a wrong hint changes nothing a read returns, and `verify` reports it.
+    #[test]
+    fn version_3_slots_hint_the_value_position() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r");
+        let entries = random_entries(&mut Rng(13), 600);
+        build(&path, 5, &entries);
+        let run = Run::open(&path).unwrap();
+        assert_eq!(run.layout, SlotLayout::OffsetHint);
+        let mut inline = 0;
+        for (k, e) in &entries {
+            let mut hints = Vec::new();
+            assert_eq!(run.get_hashed_prefetch(k, key_hash(k), |seg, off| hints.push((seg, off))).unwrap(), Some(*e));
+            match e.value {
+                Some(ValueLoc::Inline { segment, offset, .. }) => {
+                    inline += 1;
+                    assert_eq!(hints.last(), Some(&(segment, offset)));
+                }
+                _ => assert!(!hints.contains(&(u32::MAX, u32::MAX))),
+            }
+        }
+        assert!(inline > 0);
+
+        // Damage one inline entry's hint (and re-seal its block's CRC).
+        let (k, e) = entries.iter().find(|(_, e)| matches!(e.value, Some(ValueLoc::Inline { .. }))).unwrap();
+        let mut bytes = std::fs::read(&path).unwrap();
+        let hash_offset = le_u64(&bytes, HDR_HASH_OFFSET_AT) as usize;
+        let want = value_hint(e);
+        let table = &bytes[hash_offset..];
+        let at = (0..table.len() / HASH_BLOCK_LEN)
+            .flat_map(|b| (0..HASH_SLOTS_PER_BLOCK_V3).map(move |s| b * HASH_BLOCK_LEN + s * HASH_SLOT_LEN_V3))
+            .find(|&at| le_u64(table, at + 8) == want && le_u32(table, at) != 0)
+            .unwrap();
+        let block = at / HASH_BLOCK_LEN * HASH_BLOCK_LEN;
+        let bytes_at = hash_offset + at + 8;
+        bytes[bytes_at..bytes_at + 8].copy_from_slice(&(want ^ 0x10).to_le_bytes());
+        let blk = hash_offset + block;
+        let crc = crc32fast::hash(&bytes[blk..blk + HASH_BLOCK_CRC_AT]);
+        bytes[blk + HASH_BLOCK_CRC_AT..blk + HASH_BLOCK_CRC_AT + 4].copy_from_slice(&crc.to_le_bytes());
+        let bad = dir.path().join("bad");
+        std::fs::write(&bad, &bytes).unwrap();
+        let run = Run::open(&bad).unwrap();
+        assert_eq!(run.get(k).unwrap(), Some(*e), "the hint is only a hint");
+        assert!(run.verify().unwrap_err().is_corruption());
     }
 
     /// Every read of a damaged run either fails with `Corruption` or returns the right data.

@@ -44,11 +44,19 @@ impl View {
             }
         }
         for r in &self.runs {
-            if let Some(e) = r.get_hashed(key, hash)? {
+            if let Some(e) = r.get_hashed_prefetch(key, hash, |seg, off| self.prefetch_value(seg, off))? {
                 return Ok(Some(e));
             }
         }
         Ok(None)
+    }
+
+    /// Starts loading the log bytes at `offset` of segment `segment` into the cache, if that
+    /// position exists (an index run's value hint; nothing is read from it).
+    fn prefetch_value(&self, segment: u32, offset: u32) {
+        if let Some(byte) = self.segments.get(&segment).and_then(|s| s.bytes().get(offset as usize)) {
+            crate::io::prefetch(byte);
+        }
     }
 
     /// Number of index sources (memtables and runs).
