@@ -157,6 +157,27 @@ impl std::ops::DerefMut for MappedFileMut {
     }
 }
 
+/// Asks the CPU to start loading the cache line holding `byte` (a hint: it never faults and
+/// never changes what a later read returns). Used to overlap the load of a value in the log
+/// with the load of its index entry.
+#[inline(always)]
+pub fn prefetch(byte: &u8) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        // SAFETY: SSE is part of the x86_64 baseline, so the instruction exists; a prefetch
+        // reads nothing into the program and cannot fault, and the pointer comes from a live
+        // reference anyway.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>((byte as *const u8).cast::<i8>()) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        // An ordinary load the optimizer must keep: out-of-order execution overlaps it with
+        // the entry's load just the same.
+        std::hint::black_box(*byte);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -181,26 +202,5 @@ mod tests {
         let mut buf = [0u8; 3];
         read_at(&file, &mut buf, 4096).unwrap();
         assert_eq!(&buf, b"abc");
-    }
-}
-
-/// Asks the CPU to start loading the cache line holding `byte` (a hint: it never faults and
-/// never changes what a later read returns). Used to overlap the load of a value in the log
-/// with the load of its index entry.
-#[inline(always)]
-pub fn prefetch(byte: &u8) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        // SAFETY: SSE is part of the x86_64 baseline, so the instruction exists; a prefetch
-        // reads nothing into the program and cannot fault, and the pointer comes from a live
-        // reference anyway.
-        unsafe { _mm_prefetch::<_MM_HINT_T0>((byte as *const u8).cast::<i8>()) };
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        // An ordinary load the optimizer must keep: out-of-order execution overlaps it with
-        // the entry's load just the same.
-        std::hint::black_box(*byte);
     }
 }
