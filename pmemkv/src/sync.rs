@@ -7,11 +7,18 @@
 //! that arrive during the fsync wait for the next round, which the next leader runs for all of
 //! them at once. A failed fsync poisons the store: its data may be lost, and a retried fsync
 //! can falsely succeed, so every later write is refused.
+//!
+//! Waiting writers park their own thread (`std::thread::park`) after registering in the
+//! state; the leader unparks each of them after publishing the durable LSN, which it also
+//! keeps in an atomic. A woken writer whose record is covered returns without touching the
+//! state mutex. (A condition variable would hand the woken writers the mutex one at a time: on
+//! a small machine that chain of wake-ups took longer than the fsync, and the writers it
+//! delayed missed the next round.)
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use parking_lot::{Condvar, Mutex};
+use parking_lot::Mutex;
 
 use crate::error::{Error, Result};
 use crate::segment::Segment;
@@ -59,6 +66,8 @@ impl Poison {
 struct State {
     durable: Lsn,
     syncing: bool,
+    /// Writers parked until the round under way ends.
+    waiters: Vec<std::thread::Thread>,
     /// Segments rotated away from that may hold unsynced records.
     pending: Vec<Arc<Segment>>,
     active: Arc<Segment>,
@@ -71,7 +80,8 @@ const GROUP_COMMIT_DELAY: std::time::Duration = std::time::Duration::from_micros
 /// The group-commit coordinator.
 pub struct Syncer {
     state: Mutex<State>,
-    cv: Condvar,
+    /// `State::durable`, readable without the mutex (woken waiters check it first).
+    durable: AtomicU64,
     written: AtomicU64,
     syncs: AtomicU64,
 }
@@ -80,8 +90,8 @@ impl Syncer {
     /// A syncer whose log is durable up to `durable`, appending to `active`.
     pub fn new(active: Arc<Segment>, durable: Lsn) -> Syncer {
         Syncer {
-            state: Mutex::new(State { durable, syncing: false, pending: Vec::new(), active }),
-            cv: Condvar::new(),
+            state: Mutex::new(State { durable, syncing: false, waiters: Vec::new(), pending: Vec::new(), active }),
+            durable: AtomicU64::new(durable),
             written: AtomicU64::new(durable),
             syncs: AtomicU64::new(0),
         }
@@ -99,7 +109,7 @@ impl Syncer {
 
     /// The highest durable LSN.
     pub fn durable(&self) -> Lsn {
-        self.state.lock().durable
+        self.durable.load(Ordering::Acquire)
     }
 
     /// Number of fsync rounds run so far.
@@ -116,6 +126,10 @@ impl Syncer {
 
     /// Returns once the log is durable up to `lsn`, running or joining an fsync round.
     pub fn wait_durable(&self, lsn: Lsn, poison: &Poison) -> Result<()> {
+        poison.check()?;
+        if self.durable() >= lsn {
+            return Ok(());
+        }
         let mut st = self.state.lock();
         loop {
             poison.check()?;
@@ -123,7 +137,18 @@ impl Syncer {
                 return Ok(());
             }
             if st.syncing {
-                self.cv.wait(&mut st);
+                st.waiters.push(std::thread::current());
+                drop(st);
+                // The leader unparks every registered waiter once its round has ended (a
+                // token left by an unpark that came first makes `park` return at once). A
+                // covered writer returns without the mutex; any other wake-up, spurious or
+                // not, goes round the loop again: it leads the next round or registers with
+                // the one under way (a duplicate registration only costs a spurious wake).
+                std::thread::park();
+                if self.durable() >= lsn {
+                    return poison.check();
+                }
+                st = self.state.lock();
                 continue;
             }
             st.syncing = true;
@@ -152,10 +177,19 @@ impl Syncer {
             st.syncing = false;
             self.syncs.fetch_add(1, Ordering::Relaxed);
             match result {
-                Ok(()) => st.durable = st.durable.max(target),
+                Ok(()) => {
+                    st.durable = st.durable.max(target);
+                    self.durable.store(st.durable, Ordering::Release);
+                }
                 Err(e) => poison.set(format!("fsync of the log failed: {e}")),
             }
-            self.cv.notify_all();
+            let waiters = std::mem::take(&mut st.waiters);
+            drop(st);
+            // Covered writers return; the others compete to lead the next round.
+            for t in waiters {
+                t.unpark();
+            }
+            st = self.state.lock();
         }
     }
 

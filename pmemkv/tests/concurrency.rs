@@ -207,25 +207,33 @@ fn overwrite_never_exposes_an_older_version() {
 
 #[test]
 fn always_durability_shares_fsyncs() {
-    const THREADS: usize = 16;
-    const PUTS: usize = 16;
+    const THREADS: usize = 32;
+    const PUTS: usize = 64;
     let dir = tempfile::tempdir().unwrap();
     let opts = Options { durability: Durability::Always, ..small_opts(1 << 20, 100_000, false) };
     let store = Arc::new(open(dir.path(), &opts));
     let before = store.stats().syncs;
     let start = Arc::new(Barrier::new(THREADS));
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
     let handles: Vec<_> = (0..THREADS)
         .map(|t| {
-            let (store, start) = (store.clone(), start.clone());
+            let (store, start, done_tx) = (store.clone(), start.clone(), done_tx.clone());
             std::thread::spawn(move || {
                 start.wait();
                 for i in 0..PUTS {
                     let k = format!("t{t:02}/{i:02}");
                     store.put(k.as_bytes(), &encode_value(k.as_bytes(), i as u64, 64)).unwrap();
                 }
+                let _ = done_tx.send(());
             })
         })
         .collect();
+    // A writer whose wake-up got lost would wait forever: fail instead of hanging CI.
+    for _ in 0..THREADS {
+        done_rx
+            .recv_timeout(std::time::Duration::from_secs(120))
+            .expect("a durable writer never returned (lost group-commit wake-up?)");
+    }
     for h in handles {
         h.join().unwrap();
     }
