@@ -73,10 +73,6 @@ struct State {
     active: Arc<Segment>,
 }
 
-/// Longest a group-commit leader waits for more writers while they keep arriving (it stops
-/// after two yields without a new write).
-const GROUP_COMMIT_DELAY: std::time::Duration = std::time::Duration::from_micros(50);
-
 /// The group-commit coordinator.
 pub struct Syncer {
     state: Mutex<State>,
@@ -152,25 +148,11 @@ impl Syncer {
                 continue;
             }
             st.syncing = true;
-            // Commit delay: writers that are finishing their append right now would otherwise
-            // miss this round and pay a whole fsync of their own. While new writes keep
-            // arriving, let them run (a yield each, a few at most); a lone writer loses one
-            // yield.
-            let mut target = self.written.load(Ordering::Acquire).max(lsn);
-            parking_lot::MutexGuard::unlocked(&mut st, || {
-                let start = std::time::Instant::now();
-                let mut quiet = 0;
-                while quiet < 2 && start.elapsed() < GROUP_COMMIT_DELAY {
-                    std::thread::yield_now();
-                    let w = self.written.load(Ordering::Acquire);
-                    if w == target {
-                        quiet += 1;
-                    } else {
-                        quiet = 0;
-                        target = w;
-                    }
-                }
-            });
+            // No commit delay: writers that append during this fsync are covered by the next
+            // round, which starts as soon as this one ends. (A leader that waited up to 50 µs
+            // for more writers measured no better with 16 writers on a 2-vCPU VM and cost
+            // throughput: the waiting leader competes for the CPU the writers need.)
+            let target = self.written.load(Ordering::Acquire).max(lsn);
             let mut segs = std::mem::take(&mut st.pending);
             segs.push(st.active.clone());
             let result = parking_lot::MutexGuard::unlocked(&mut st, || segs.iter().try_for_each(|s| s.sync()));
