@@ -713,7 +713,8 @@ fn background_loop(weak: Weak<Inner>) {
             }
         }
         let now = Instant::now();
-        if inner.opts.durability == Durability::EverySec && now.duration_since(last_sync) >= Duration::from_secs(1) {
+        if inner.default_durability() == Durability::EverySec && now.duration_since(last_sync) >= Duration::from_secs(1)
+        {
             last_sync = now;
             if let Err(e) = inner.syncer.sync_all(&inner.poison) {
                 tracing::error!(error = %e, "background fsync failed");

@@ -16,6 +16,24 @@ pub enum Durability {
     Never,
 }
 
+impl Durability {
+    pub(crate) fn to_u8(self) -> u8 {
+        match self {
+            Durability::Always => 0,
+            Durability::EverySec => 1,
+            Durability::Never => 2,
+        }
+    }
+
+    pub(crate) fn from_u8(v: u8) -> Durability {
+        match v {
+            0 => Durability::Always,
+            1 => Durability::EverySec,
+            _ => Durability::Never,
+        }
+    }
+}
+
 /// A source of the current time in milliseconds since the Unix epoch (used for expiry).
 pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
 

@@ -390,6 +390,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<Inner>> {
     );
     Ok(Arc::new(Inner {
         dir,
+        durability: std::sync::atomic::AtomicU8::new(opts.durability.to_u8()),
         opts,
         _lock: lock,
         view: ArcSwap::from_pointee(view),

@@ -41,6 +41,9 @@ pub struct Store {
 pub(crate) struct Inner {
     pub dir: PathBuf,
     pub opts: Options,
+    /// The current default durability ([`Durability::to_u8`]): `opts.durability` at open,
+    /// changed by [`Store::set_durability`].
+    pub durability: std::sync::atomic::AtomicU8,
     pub _lock: File,
     pub view: ArcSwap<View>,
     pub writer: Mutex<Writer>,
@@ -557,8 +560,13 @@ impl Inner {
         }
     }
 
+    /// The store's current default durability (see [`Store::set_durability`]).
+    pub fn default_durability(&self) -> Durability {
+        Durability::from_u8(self.durability.load(std::sync::atomic::Ordering::Acquire))
+    }
+
     pub fn durability(&self, o: Option<Durability>) -> Durability {
-        o.unwrap_or(self.opts.durability)
+        o.unwrap_or_else(|| self.default_durability())
     }
 }
 
@@ -659,6 +667,22 @@ impl Store {
     /// The options the store was opened with.
     pub fn options(&self) -> &Options {
         &self.inner.opts
+    }
+
+    /// The durability writes get unless they override it: [`Options::durability`] until
+    /// [`Store::set_durability`] changes it.
+    pub fn durability(&self) -> Durability {
+        self.inner.default_durability()
+    }
+
+    /// Changes the default durability of later writes (a Redis `CONFIG SET appendfsync`).
+    /// Switching to [`Durability::EverySec`] starts the background flusher's once-a-second
+    /// fsyncs (with [`Options::background`]); switching away stops them. Writes already
+    /// acknowledged keep the guarantee they were acknowledged with, except that leaving
+    /// `EverySec` ends the flusher's bound on what a power loss can take: call
+    /// [`Store::sync`] first to make everything written so far durable.
+    pub fn set_durability(&self, d: Durability) {
+        self.inner.durability.store(d.to_u8(), std::sync::atomic::Ordering::Release);
     }
 
     /// The live value of `key`, zero-copy from the mapped file, verified against its CRC.
@@ -828,7 +852,7 @@ impl Store {
                 [OpRef { kind: OpKind::SetExpiry, key, version: 0, expire_at_ms: e, value: &[], blob: (0, 0) }];
             inner.commit_locked(&mut w, &mut ops)?
         };
-        inner.wait(at, inner.opts.durability)?;
+        inner.wait(at, inner.default_durability())?;
         Ok(true)
     }
 

@@ -389,3 +389,51 @@ fn old_iterator_survives_removal_of_newer_segments_and_blobs() {
         assert!(c == 1 || c == 9 || (2..=4).contains(&c) && v.len() == 3000, "{k:?} has {c}");
     }
 }
+
+/// `Store::set_durability` changes what later writes wait for, and whether the background
+/// flusher syncs every second.
+#[test]
+fn default_durability_changes_at_runtime() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = Options { durability: Durability::Never, ..small_opts(1 << 20, 100_000, false) };
+    let store = open(dir.path(), &opts);
+    assert_eq!(store.durability(), Durability::Never);
+    let syncs = |s: &pmemkv::Store| s.stats().syncs;
+
+    let before = syncs(&store);
+    for i in 0..5u32 {
+        store.put(format!("never/{i}").as_bytes(), b"v").unwrap();
+    }
+    assert_eq!(syncs(&store), before, "Never writes ran an fsync");
+
+    store.set_durability(Durability::Always);
+    assert_eq!(store.durability(), Durability::Always);
+    let before = syncs(&store);
+    for i in 0..5u32 {
+        store.put(format!("always/{i}").as_bytes(), b"v").unwrap();
+    }
+    assert_eq!(syncs(&store), before + 5, "each Always write from one thread waits for its own fsync");
+
+    // Back to Never; a per-write override still wins.
+    store.set_durability(Durability::Never);
+    let before = syncs(&store);
+    store.put(b"never/again", b"v").unwrap();
+    assert_eq!(syncs(&store), before);
+    store
+        .put_with(b"override", b"v", pmemkv::PutOptions { durability: Some(Durability::Always), ..Default::default() })
+        .unwrap();
+    assert_eq!(syncs(&store), before + 1);
+    drop(store);
+
+    // With the background thread: switching to EverySec starts the once-a-second fsync.
+    let opts = Options { durability: Durability::Never, ..small_opts(1 << 20, 100_000, true) };
+    let store = open(dir.path(), &opts);
+    store.put(b"unsynced", b"v").unwrap();
+    let before = syncs(&store);
+    store.set_durability(Durability::EverySec);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while syncs(&store) == before {
+        assert!(std::time::Instant::now() < deadline, "the flusher never synced after switching to EverySec");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}

@@ -33,6 +33,16 @@ impl AppendFsync {
             AppendFsync::No => "no",
         }
     }
+
+    /// The engine's default durability for this setting. `always` is enforced per batch by
+    /// the connections (one group commit per batch of pipelined commands), so the engine
+    /// itself need not wait on every write; its once-a-second flusher bounds the rest.
+    pub fn engine_durability(self) -> pmemkv::Durability {
+        match self {
+            AppendFsync::Always | AppendFsync::EverySec => pmemkv::Durability::EverySec,
+            AppendFsync::No => pmemkv::Durability::Never,
+        }
+    }
 }
 
 /// Log verbosity (`loglevel`).

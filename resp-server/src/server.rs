@@ -11,12 +11,12 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use pmemkv::{Durability, Options, Store};
+use pmemkv::{Options, Store};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, UnixListener};
 use tokio::task::JoinSet;
 
-use crate::config::{AppendFsync, Config};
+use crate::config::Config;
 use crate::error::ServerError;
 use crate::shared::{Shared, ShutdownMode};
 
@@ -44,12 +44,7 @@ pub struct Server {
 
 /// Opens the store the configuration names.
 pub fn open_store(config: &Config) -> Result<Store, ServerError> {
-    let durability = match config.appendfsync {
-        // `always` is enforced per batch by the connections (one group commit per batch),
-        // so the engine itself need not wait on every write; its flusher bounds the rest.
-        AppendFsync::Always | AppendFsync::EverySec => Durability::EverySec,
-        AppendFsync::No => Durability::Never,
-    };
+    let durability = config.appendfsync.engine_durability();
     let store = Store::open(&config.dir, Options { durability, ..Options::default() })?;
     let report = store.recovery_report();
     tracing::info!(dir = %config.dir.display(), report = ?report, "store opened");

@@ -239,7 +239,19 @@ impl Shared {
     /// Replaces the configuration and tells connections to refresh their cached settings.
     pub fn update_config(&self, f: impl FnOnce(&mut Config)) {
         let mut c = self.config.write();
+        let before = c.appendfsync;
         f(&mut c);
+        if c.appendfsync != before {
+            // Leaving a mode that fsyncs (always, everysec) for one that does not: what was
+            // acknowledged under the old mode is made durable first.
+            if c.appendfsync.engine_durability() == pmemkv::Durability::Never {
+                if let Err(e) = self.store.sync() {
+                    tracing::error!(error = %e, "fsync before switching appendfsync failed");
+                }
+            }
+            self.store.set_durability(c.appendfsync.engine_durability());
+            tracing::info!(appendfsync = c.appendfsync.as_str(), "appendfsync changed");
+        }
         self.config_gen.fetch_add(1, Ordering::Release);
     }
 

@@ -582,3 +582,26 @@ fn latency_monitoring_is_off() {
     assert_eq!(cmd(&mut c3, &["LATENCY", "HISTOGRAM"]).unwrap(), Value::Map(vec![]));
     assert!(matches!(cmd(&mut c3, &["LATENCY", "DOCTOR"]).unwrap(), Value::VerbatimString { .. }));
 }
+
+/// `CONFIG SET appendfsync` reaches the engine: switching from `no` to `everysec` starts
+/// the once-a-second fsync of the log (seen in INFO's `pmemkv_syncs`), and switching back to
+/// `no` first makes what was acknowledged under `everysec` durable.
+#[test]
+fn config_set_appendfsync_is_live() {
+    let srv = TestServer::start_with(|cfg| cfg.appendfsync = resp_server::config::AppendFsync::No);
+    let mut c = srv.conn();
+    let syncs = |c: &mut redis::Connection| info(c, &["pmemkv"])["pmemkv_syncs"].int();
+    assert_eq!(cmd(&mut c, &["SET", "k", "1"]).unwrap(), Value::Okay);
+    let before = syncs(&mut c);
+    assert_eq!(cmd(&mut c, &["CONFIG", "SET", "appendfsync", "everysec"]).unwrap(), Value::Okay);
+    assert_eq!(
+        cmd(&mut c, &["CONFIG", "GET", "appendfsync"]).unwrap(),
+        Value::Array(vec![bulk("appendfsync"), bulk("everysec")])
+    );
+    wait_until("the flusher's first fsync after CONFIG SET appendfsync everysec", || syncs(&mut c) > before);
+
+    assert_eq!(cmd(&mut c, &["SET", "k", "2"]).unwrap(), Value::Okay);
+    let before = syncs(&mut c);
+    assert_eq!(cmd(&mut c, &["CONFIG", "SET", "appendfsync", "no"]).unwrap(), Value::Okay);
+    assert!(syncs(&mut c) > before, "switching to appendfsync no did not sync what everysec had acknowledged");
+}
