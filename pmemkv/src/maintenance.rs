@@ -696,7 +696,27 @@ pub(crate) fn start_background(inner: &Arc<Inner>) {
     *inner.bg.handle.lock() = Some(handle);
 }
 
+/// Lowers the calling thread's CPU priority by `levels` nice levels (Linux: nice values are
+/// per thread). Best effort: a failure is logged and the thread keeps its priority.
+fn lower_thread_priority(levels: i32) {
+    if levels <= 0 {
+        return;
+    }
+    #[cfg(target_os = "linux")]
+    {
+        let tid = Some(rustix::thread::gettid());
+        let res = rustix::process::getpriority_process(tid)
+            .and_then(|cur| rustix::process::setpriority_process(tid, (cur + levels).min(19)));
+        if let Err(e) = res {
+            tracing::debug!(error = %e, "could not lower the maintenance thread's priority");
+        }
+    }
+}
+
 fn background_loop(weak: Weak<Inner>) {
+    if let Some(inner) = weak.upgrade() {
+        lower_thread_priority(inner.opts.background_nice);
+    }
     let mut last_sync = Instant::now();
     let mut last_gc = Instant::now();
     let mut backoff_until = Instant::now();

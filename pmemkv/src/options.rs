@@ -64,6 +64,13 @@ pub struct Options {
     /// Default true. Without it, call [`crate::Store::checkpoint`] and
     /// [`crate::Store::compact`] yourself (`EverySec` then behaves like `Never`).
     pub background: bool,
+    /// How many nice levels below the process the background thread runs (Linux). Default 0
+    /// (the process's priority). A server that wants checkpoints, merges and compaction to
+    /// take only the CPU its requests leave sets it (pmemkv-server uses 10); writers still
+    /// checkpoint or compact themselves, at their own priority, when the background falls far
+    /// behind, so a starved background thread cannot let the heap or the disk grow without
+    /// bound (see `docs/architecture.md`).
+    pub background_nice: i32,
     /// On finding records that verify after a damaged one (mid-log corruption rather than a
     /// torn tail), discard the rest of the log instead of failing to open. Default false.
     pub repair: bool,
@@ -83,6 +90,7 @@ impl Default for Options {
             checkpoint_log_bytes: 128 << 20,
             gc_dead_ratio: 0.5,
             background: true,
+            background_nice: 0,
             repair: false,
             create_if_missing: true,
             clock: system_clock(),
@@ -100,6 +108,7 @@ impl std::fmt::Debug for Options {
             .field("checkpoint_log_bytes", &self.checkpoint_log_bytes)
             .field("gc_dead_ratio", &self.gc_dead_ratio)
             .field("background", &self.background)
+            .field("background_nice", &self.background_nice)
             .field("repair", &self.repair)
             .field("create_if_missing", &self.create_if_missing)
             .finish_non_exhaustive()

@@ -45,7 +45,10 @@ pub struct Server {
 /// Opens the store the configuration names.
 pub fn open_store(config: &Config) -> Result<Store, ServerError> {
     let durability = config.appendfsync.engine_durability();
-    let store = Store::open(&config.dir, Options { durability, ..Options::default() })?;
+    // Background maintenance runs 10 nice levels down: requests come first (measured with
+    // redis-benchmark, docs/benchmarks.md); the engine's writer fallbacks bound what it may
+    // defer.
+    let store = Store::open(&config.dir, Options { durability, background_nice: 10, ..Options::default() })?;
     let report = store.recovery_report();
     tracing::info!(dir = %config.dir.display(), report = ?report, "store opened");
     Ok(store)
