@@ -1162,7 +1162,13 @@ mod tests {
     }
 
     fn build(path: &Path, id: u64, entries: &[(Vec<u8>, Entry)]) -> u64 {
+        build_tweaked(path, id, entries, |_| {})
+    }
+
+    /// [`build`] with the builder adjusted first (to write an older format version).
+    fn build_tweaked(path: &Path, id: u64, entries: &[(Vec<u8>, Entry)], tweak: impl FnOnce(&mut RunBuilder)) -> u64 {
         let mut b = RunBuilder::create(path, id).unwrap();
+        tweak(&mut b);
         for (k, e) in entries {
             b.add(k, e).unwrap();
         }
@@ -1419,12 +1425,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r");
         let entries = random_entries(&mut Rng(11), 300);
-        let mut b = RunBuilder::create(&path, 5).unwrap();
-        b.slot_offset_limit = 0;
-        for (k, e) in &entries {
-            b.add(k, e).unwrap();
-        }
-        b.finish().unwrap();
+        build_tweaked(&path, 5, &entries, |b| b.slot_offset_limit = 0);
         assert_eq!(le_u32(&std::fs::read(&path).unwrap(), HDR_VERSION_AT), RUN_FORMAT_V1);
         let run = Run::open(&path).unwrap();
         run.verify().unwrap();
@@ -1445,12 +1446,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r");
         let entries = random_entries(&mut Rng(12), 700);
-        let mut b = RunBuilder::create(&path, 5).unwrap();
-        b.layout = SlotLayout::Offset;
-        for (k, e) in &entries {
-            b.add(k, e).unwrap();
-        }
-        b.finish().unwrap();
+        build_tweaked(&path, 5, &entries, |b| b.layout = SlotLayout::Offset);
         assert_eq!(le_u32(&std::fs::read(&path).unwrap(), HDR_VERSION_AT), RUN_FORMAT_V2);
         let run = Run::open(&path).unwrap();
         run.verify().unwrap();
