@@ -9,8 +9,8 @@
 //! can falsely succeed, so every later write is refused.
 //!
 //! Waiting writers park their own thread (`std::thread::park`) after registering in the
-//! state; the leader unparks each of them after publishing the durable LSN, which it also
-//! keeps in an atomic. A woken writer whose record is covered returns without touching the
+//! state; the leader unparks each of them after publishing the durable LSN (an atomic,
+//! raised under the state mutex). A woken writer whose record is covered returns without touching the
 //! state mutex. (A condition variable would hand the woken writers the mutex one at a time: on
 //! a small machine that chain of wake-ups took longer than the fsync, and the writers it
 //! delayed missed the next round.)
@@ -64,7 +64,6 @@ impl Poison {
 }
 
 struct State {
-    durable: Lsn,
     syncing: bool,
     /// Writers parked until the round under way ends.
     waiters: Vec<std::thread::Thread>,
@@ -76,7 +75,8 @@ struct State {
 /// The group-commit coordinator.
 pub struct Syncer {
     state: Mutex<State>,
-    /// `State::durable`, readable without the mutex (woken waiters check it first).
+    /// The highest durable LSN. Raised only by a round's leader, under the state mutex;
+    /// read without it (woken waiters check it first).
     durable: AtomicU64,
     written: AtomicU64,
     syncs: AtomicU64,
@@ -86,7 +86,7 @@ impl Syncer {
     /// A syncer whose log is durable up to `durable`, appending to `active`.
     pub fn new(active: Arc<Segment>, durable: Lsn) -> Syncer {
         Syncer {
-            state: Mutex::new(State { durable, syncing: false, waiters: Vec::new(), pending: Vec::new(), active }),
+            state: Mutex::new(State { syncing: false, waiters: Vec::new(), pending: Vec::new(), active }),
             durable: AtomicU64::new(durable),
             written: AtomicU64::new(durable),
             syncs: AtomicU64::new(0),
@@ -129,7 +129,7 @@ impl Syncer {
         let mut st = self.state.lock();
         loop {
             poison.check()?;
-            if st.durable >= lsn {
+            if self.durable() >= lsn {
                 return Ok(());
             }
             if st.syncing {
@@ -160,8 +160,7 @@ impl Syncer {
             self.syncs.fetch_add(1, Ordering::Relaxed);
             match result {
                 Ok(()) => {
-                    st.durable = st.durable.max(target);
-                    self.durable.store(st.durable, Ordering::Release);
+                    self.durable.fetch_max(target, Ordering::AcqRel);
                 }
                 Err(e) => poison.set(format!("fsync of the log failed: {e}")),
             }
