@@ -20,8 +20,9 @@ use bytes::Bytes;
 use pmemkv::collections::Rng;
 
 use super::flags::*;
-use super::strings::format_float_plain;
-use super::{int_arg, is, parse_float, Command, Ctx};
+use super::long_double::{LongDouble, NotFinite};
+use super::strings::nan_or_infinity;
+use super::{int_arg, is, Command, Ctx};
 use crate::error::{CmdError, CmdResult};
 use crate::glob::{glob_match, matches_all};
 
@@ -292,37 +293,27 @@ fn hincrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// Longest text Redis parses as a long double (`MAX_LONG_DOUBLE_CHARS`).
-const MAX_FLOAT_TEXT: usize = 5 * 1024;
-
-/// Parses a float like Redis's `string2ld` (as [`parse_float`], and at most
-/// [`MAX_FLOAT_TEXT`] - 1 bytes).
-fn parse_ld(b: &[u8]) -> Option<f64> {
-    if b.len() >= MAX_FLOAT_TEXT {
-        return None;
-    }
-    parse_float(b)
-}
-
 /// ```text
 /// HINCRBYFLOAT key field increment
 /// ```
 fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let delta = parse_ld(&args[3]).ok_or_else(CmdError::not_float)?;
-    if delta.is_infinite() {
-        return Err(CmdError::err("value is NaN or Infinity"));
-    }
+    let delta = match LongDouble::parse(&args[3]) {
+        Ok(d) => d,
+        Err(NotFinite::Invalid) => return Err(CmdError::not_float()),
+        Err(NotFinite::Infinite) => return Err(CmdError::err("value is NaN or Infinity")),
+    };
     let text = ctx.srv.colls.hupdate(&ctx.key(&args[1]), &args[2], move |old| {
         let cur = match old {
-            None => 0.0,
-            Some(b) => parse_ld(b).ok_or_else(|| pmemkv::Error::InvalidArgument("hash value is not a float".into()))?,
+            None => LongDouble::zero(),
+            Some(b) => match LongDouble::parse(b) {
+                Ok(v) => v,
+                Err(NotFinite::Invalid) => {
+                    return Err(pmemkv::Error::InvalidArgument("hash value is not a float".into()));
+                }
+                Err(NotFinite::Infinite) => return Err(nan_or_infinity()),
+            },
         };
-        let n = cur + delta;
-        if !n.is_finite() {
-            return Err(pmemkv::Error::InvalidArgument("increment would produce NaN or Infinity".into()));
-        }
-        // Redis computes in long double; f64 differs beyond ~15 significant digits.
-        let text = format_float_plain(n);
+        let text = cur.add(&delta).map_err(|_| nan_or_infinity())?.to_human();
         Ok((Some(text.clone().into_bytes()), text))
     })?;
     ctx.out.bulk(text.as_bytes());

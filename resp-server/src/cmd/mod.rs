@@ -14,6 +14,7 @@ pub mod info;
 pub mod introspection;
 pub mod keys;
 pub mod lists;
+pub mod long_double;
 pub mod multi;
 pub mod pubsub;
 pub mod server;

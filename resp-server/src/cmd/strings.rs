@@ -9,7 +9,8 @@ use pmemkv::collections::{SetOptions, SetOutcome};
 use pmemkv::{Condition, Expiry};
 
 use super::flags::*;
-use super::{float_arg, int_arg, is, Command, Ctx};
+use super::long_double::{LongDouble, NotFinite};
+use super::{int_arg, is, Command, Ctx};
 use crate::error::{CmdError, CmdResult};
 
 /// Largest string a command may build (`proto-max-bulk-len`'s default).
@@ -635,27 +636,28 @@ fn decrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 /// INCRBYFLOAT key increment
 /// ```
 fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let delta = float_arg(&args[2])?;
+    let delta = match LongDouble::parse(&args[2]) {
+        Err(NotFinite::Invalid) => return Err(CmdError::not_float()),
+        d => d,
+    };
     let text = ctx.srv.colls.str_update(&ctx.key(&args[1]), move |old| {
         let cur = match old {
-            None => 0.0,
-            Some(b) => super::parse_float(b)
-                .ok_or_else(|| pmemkv::Error::InvalidArgument("value is not a valid float".into()))?,
+            None => Ok(LongDouble::zero()),
+            Some(b) => LongDouble::parse(b),
         };
-        let n = cur + delta;
-        if !n.is_finite() {
-            return Err(pmemkv::Error::InvalidArgument("increment would produce NaN or Infinity".into()));
-        }
-        let text = format_float_plain(n);
+        let sum = match (cur, delta) {
+            (Err(NotFinite::Invalid), _) => Err(pmemkv::Error::InvalidArgument("value is not a valid float".into())),
+            (Ok(cur), Ok(delta)) => cur.add(&delta).map_err(|_| nan_or_infinity()),
+            _ => Err(nan_or_infinity()),
+        }?;
+        let text = sum.to_human();
         Ok((Some(text.clone().into_bytes()), text))
     })?;
     ctx.out.bulk(text.as_bytes());
     Ok(())
 }
 
-/// A float as `INCRBYFLOAT`/`HINCRBYFLOAT` store it: plain decimal notation, no exponent, no
-/// trailing zeros, the shortest digits that read back as the same value.
-pub fn format_float_plain(n: f64) -> String {
-    let n = if n == 0.0 { 0.0 } else { n };
-    format!("{n}")
+/// The error of a float increment whose result is not finite.
+pub fn nan_or_infinity() -> pmemkv::Error {
+    pmemkv::Error::InvalidArgument("increment would produce NaN or Infinity".into())
 }

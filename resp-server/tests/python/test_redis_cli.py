@@ -218,6 +218,9 @@ CASES = {
         ["--no-raw", "INCRBYFLOAT", "h", "0.2"],
         ["--no-raw", "INCRBYFLOAT", "e", "5200"],
         ["--no-raw", "INCRBYFLOAT", "e", "1.5e-7"],
+        ["--no-raw", "INCRBYFLOAT", "big", "1e400"],
+        ["--no-raw", "HINCRBYFLOAT", "hf", "x", "10.5"],
+        ["--no-raw", "HINCRBYFLOAT", "hf", "x", "0.1"],
     ],
     "object-encoding-after-setrange": [
         ["--no-raw", "SETRANGE", "k", "0", "abc"],
@@ -314,9 +317,6 @@ CASES = {
 
 # Known pmemkv-server differences: these cases must fail until fixed.
 CASE_BUGS = {
-    "incrbyfloat-precision": "INCRBYFLOAT computes in f64 and prints the shortest round-trip digits; Redis 7 "
-    "computes in long double and prints 17 significant digits: 0.1 then 0.2 gives '0.30000000000000004' "
-    "(Redis: '0.3'); 1.1 then 1e3 gives '1001.1' (Redis: '1001.09999999999999998')",
     "object-encoding-after-setrange": "OBJECT ENCODING of a string made by SETRANGE: pmemkv 'embstr', Redis 'raw'",
 }
 

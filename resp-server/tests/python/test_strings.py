@@ -105,11 +105,6 @@ def test_counters(r):
     assert r.get("shared") == b"200"
 
 
-@pytest.mark.pmemkv_bug(
-    reason="INCRBYFLOAT computes in f64 and prints the shortest round-trip digits; Redis 7 uses long double and "
-    "17 significant digits: 0.1 + 0.2 replies '0.30000000000000004' (Redis: '0.3'), 5200 + 1.5e-7 replies "
-    "'5200.00000015' (Redis: '5200.00000014999999998')"
-)
 def test_incrbyfloat_digits_are_redis_s(r):
     assert r.incrbyfloat("money", 0.1) == 0.1
     r.incrbyfloat("money", 0.2)
