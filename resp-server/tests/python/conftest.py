@@ -218,6 +218,18 @@ def r(server, request):
         yield c
 
 
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory):
+    """A pmemkv-server and a real Redis side by side, shared by a test module (for tests that
+    send both the same commands and compare the replies)."""
+    d = tmp_path_factory.mktemp("pair")
+    pm, rd = PmemkvServer(d), RedisServer(d)
+    yield pm, rd
+    rc = pm.terminate()
+    rd.kill()
+    assert rc == 0, pm.log_tail()
+
+
 @pytest.fixture
 def real_redis(tmp_path):
     """A real Redis server, for side-by-side comparisons."""

@@ -5,20 +5,7 @@ prints 17 decimals)."""
 
 import random
 
-import pytest
 import redis
-
-
-@pytest.fixture(scope="module")
-def pair(tmp_path_factory):
-    from conftest import PmemkvServer, RedisServer
-
-    d = tmp_path_factory.mktemp("float-pair")
-    pm, rd = PmemkvServer(d), RedisServer(d)
-    yield pm, rd
-    rc = pm.terminate()
-    rd.kill()
-    assert rc == 0, pm.log_tail()
 
 
 def increment(rng):

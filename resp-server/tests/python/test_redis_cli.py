@@ -321,18 +321,6 @@ CASE_BUGS = {
 }
 
 
-@pytest.fixture(scope="module")
-def pair(tmp_path_factory):
-    from conftest import PmemkvServer, RedisServer
-
-    d = tmp_path_factory.mktemp("cli-pair")
-    pm, rd = PmemkvServer(d), RedisServer(d)
-    yield pm, rd
-    rc = pm.terminate()
-    rd.kill()
-    assert rc == 0, pm.log_tail()
-
-
 @pytest.mark.parametrize(
     "case",
     [pytest.param(name, marks=[pytest.mark.xfail(reason=CASE_BUGS[name], strict=True)] if name in CASE_BUGS else [])

@@ -41,18 +41,6 @@ def scenario(case: str, proto: int) -> bytes:
     return payload
 
 
-@pytest.fixture(scope="module")
-def pair(tmp_path_factory):
-    from conftest import PmemkvServer, RedisServer
-
-    d = tmp_path_factory.mktemp("wire-pair")
-    pm, rd = PmemkvServer(d), RedisServer(d)
-    yield pm, rd
-    rc = pm.terminate()
-    rd.kill()
-    assert rc == 0, pm.log_tail()
-
-
 def split_replies(b: bytes):
     """Splits a reply stream at top-level reply boundaries (enough for readable diffs)."""
     return [x for x in re.split(rb"\r\n(?=[-+:$*%_#,=~>!(|])", b)]
