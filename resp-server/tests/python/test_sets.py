@@ -145,7 +145,7 @@ def test_transactions_and_watch(server, r):
 # ---- byte-for-byte next to Redis 7 ------------------------------------------------------------
 
 from test_redis_cli import resp_command  # noqa: E402
-from test_wire import exchange, normalize, pair, split_replies  # noqa: E402,F401
+from test_wire import exchange, normalize, split_replies  # noqa: E402
 
 # Scenarios whose replies are deterministic (no multi-member replies of random or hash order).
 WIRE = {

@@ -186,7 +186,7 @@ def test_watch_store_destination(server, r):
 # ---- byte-for-byte next to Redis 7 ------------------------------------------------------------
 
 from test_redis_cli import resp_command  # noqa: E402
-from test_wire import exchange, normalize, pair, split_replies  # noqa: E402,F401
+from test_wire import exchange, normalize, split_replies  # noqa: E402
 
 # One long deterministic scenario (no replies of random or hash order): every command, its
 # options, errors and edge cases, and score formatting.
