@@ -1176,6 +1176,23 @@ mod tests {
         b.finish().unwrap()
     }
 
+    /// Builds a run of `n` random entries with the builder set up by `tweak` to write an
+    /// older format, checks the header says `version`, and opens and verifies it.
+    fn old_format_run(
+        path: &Path,
+        seed: u64,
+        n: usize,
+        version: u32,
+        tweak: impl FnOnce(&mut RunBuilder),
+    ) -> (Vec<(Vec<u8>, Entry)>, Run) {
+        let entries = random_entries(&mut Rng(seed), n);
+        build_tweaked(path, 5, &entries, tweak);
+        assert_eq!(le_u32(&std::fs::read(path).unwrap(), HDR_VERSION_AT), version);
+        let run = Run::open(path).unwrap();
+        run.verify().unwrap();
+        (entries, run)
+    }
+
     fn tmp_path_of(path: &Path) -> PathBuf {
         let mut name = path.file_name().unwrap().to_os_string();
         name.push(OFFSETS_TMP_SUFFIX);
@@ -1424,11 +1441,7 @@ mod tests {
     fn version_1_runs_are_still_read() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r");
-        let entries = random_entries(&mut Rng(11), 300);
-        build_tweaked(&path, 5, &entries, |b| b.slot_offset_limit = 0);
-        assert_eq!(le_u32(&std::fs::read(&path).unwrap(), HDR_VERSION_AT), RUN_FORMAT_V1);
-        let run = Run::open(&path).unwrap();
-        run.verify().unwrap();
+        let (entries, run) = old_format_run(&path, 11, 300, RUN_FORMAT_V1, |b| b.slot_offset_limit = 0);
         for (k, e) in &entries {
             assert_eq!(run.get(k).unwrap(), Some(*e));
         }
@@ -1445,11 +1458,7 @@ mod tests {
     fn version_2_runs_are_still_read() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r");
-        let entries = random_entries(&mut Rng(12), 700);
-        build_tweaked(&path, 5, &entries, |b| b.layout = SlotLayout::Offset);
-        assert_eq!(le_u32(&std::fs::read(&path).unwrap(), HDR_VERSION_AT), RUN_FORMAT_V2);
-        let run = Run::open(&path).unwrap();
-        run.verify().unwrap();
+        let (entries, run) = old_format_run(&path, 12, 700, RUN_FORMAT_V2, |b| b.layout = SlotLayout::Offset);
         for (k, e) in &entries {
             let mut hinted = false;
             assert_eq!(run.get_hashed_prefetch(k, key_hash(k), |_, _| hinted = true).unwrap(), Some(*e));

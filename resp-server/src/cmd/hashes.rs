@@ -20,8 +20,7 @@ use bytes::Bytes;
 use pmemkv::collections::Rng;
 
 use super::flags::*;
-use super::long_double::{LongDouble, NotFinite};
-use super::strings::nan_or_infinity;
+use super::long_double::{nan_or_infinity, LongDouble, NotFinite};
 use super::{int_arg, is, Command, Ctx};
 use crate::error::{CmdError, CmdResult};
 use crate::glob::{glob_match, matches_all};

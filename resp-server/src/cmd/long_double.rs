@@ -181,6 +181,11 @@ impl LongDouble {
     }
 }
 
+/// The error of a float increment whose result is not finite (Redis's wording).
+pub fn nan_or_infinity() -> pmemkv::Error {
+    pmemkv::Error::InvalidArgument("increment would produce NaN or Infinity".into())
+}
+
 fn pow10(n: u64) -> BigUint {
     BigUint::from(10u32).pow(n as u32)
 }

@@ -9,7 +9,7 @@ use pmemkv::collections::{SetOptions, SetOutcome};
 use pmemkv::{Condition, Expiry};
 
 use super::flags::*;
-use super::long_double::{LongDouble, NotFinite};
+use super::long_double::{nan_or_infinity, LongDouble, NotFinite};
 use super::{int_arg, is, Command, Ctx};
 use crate::error::{CmdError, CmdResult};
 
@@ -655,9 +655,4 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     })?;
     ctx.out.bulk(text.as_bytes());
     Ok(())
-}
-
-/// The error of a float increment whose result is not finite.
-pub fn nan_or_infinity() -> pmemkv::Error {
-    pmemkv::Error::InvalidArgument("increment would produce NaN or Infinity".into())
 }
