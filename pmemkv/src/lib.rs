@@ -3,6 +3,7 @@
 
 pub mod blob;
 pub mod collections;
+mod dead_marks;
 pub mod entry;
 pub mod error;
 mod group;

@@ -156,6 +156,7 @@ fn checkpoint_locked(inner: &Inner, maint: &mut Maint) -> Result<()> {
         for s in &ready {
             w.stats.remove(s);
             w.seg_ops.remove(s);
+            w.dead_marks.remove(*s);
         }
     }
     for s in &ready {
@@ -340,9 +341,11 @@ fn gc_locked(inner: &Inner, maint: &mut Maint, full: bool) -> Result<usize> {
             .filter(|s| s.dead_bytes < s.total_bytes && s.dead_bytes > 0)
             .filter(|s| full || s.dead_bytes as f64 >= inner.opts.gc_dead_ratio * s.total_bytes as f64)
             .map(|s| {
-                // Ops written before this open are not counted: assume 128-byte ones.
-                let ops = w.seg_ops.get(&s.id).copied().unwrap_or(s.total_bytes / 128).max(1);
-                (s.id, s.dead_bytes, ops as f64 / s.dead_bytes as f64)
+                // Ops written before this open are not counted: assume 128-byte ones. Values
+                // marked dead cost no lookup.
+                let ops = w.seg_ops.get(&s.id).copied().unwrap_or(s.total_bytes / 128);
+                let lookups = ops.saturating_sub(w.dead_marks.count(s.id)).max(1);
+                (s.id, s.dead_bytes, lookups as f64 / s.dead_bytes as f64)
             })
             .collect();
         partial.sort_by(|a, b| a.2.total_cmp(&b.2));
@@ -452,6 +455,10 @@ fn relocate_segment(inner: &Inner, seg: &Arc<Segment>) -> Result<Lsn> {
         loc: ValueLoc,
     }
     let bytes = seg.bytes();
+    // Values the writer has marked dead need no lookup (most of them: the segment was taken
+    // because it is mostly dead).
+    let marks = inner.writer.lock().dead_marks.snapshot(seg.id());
+    let (mut skipped, mut looked_up, mut relocated) = (0u64, 0u64, 0u64);
     let mut pos = SEGMENT_HEADER_LEN as usize;
     let mut chunk: Vec<Cand> = Vec::new();
     let mut chunk_bytes = 0;
@@ -474,8 +481,24 @@ fn relocate_segment(inner: &Inner, seg: &Arc<Segment>) -> Result<Lsn> {
             for op in record::ops(rec) {
                 let op = op.map_err(|why| Error::corruption(seg.path(), pos as u64, why))?;
                 let Some(loc) = stored_value(seg, pos, &op) else { continue };
+                if let ValueLoc::Inline { offset, .. } = loc {
+                    if marks.is_dead(offset) {
+                        // Debug builds (every test) check that a marked value is dead indeed.
+                        if cfg!(debug_assertions) {
+                            let cur = inner.view.load().lookup(op.key)?;
+                            assert!(
+                                !cur.is_some_and(|cur| is_current(&cur, loc, inner.now())),
+                                "segment {} offset {offset} is marked dead but is current",
+                                seg.id()
+                            );
+                        }
+                        skipped += 1;
+                        continue;
+                    }
+                }
                 chunk_bytes += op.value.len() + op.key.len();
                 chunk.push(Cand { key: op.key.to_vec(), loc });
+                looked_up += 1;
             }
             pos += len;
         }
@@ -508,6 +531,7 @@ fn relocate_segment(inner: &Inner, seg: &Arc<Segment>) -> Result<Lsn> {
                     _ => &[],
                 };
                 keep.push((i, cur, value));
+                relocated += 1;
             }
             let mut ops: Vec<OpRef<'_>> = keep
                 .iter()
@@ -557,6 +581,8 @@ fn relocate_segment(inner: &Inner, seg: &Arc<Segment>) -> Result<Lsn> {
             break;
         }
     }
+    inner.counters.compaction_lookups_skipped.fetch_add(skipped, Ordering::Relaxed);
+    tracing::debug!(segment = seg.id(), skipped, looked_up, relocated, "segment relocated");
     Ok(last)
 }
 

@@ -232,6 +232,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<Inner>> {
         positions: Vec::new(),
         count_deltas: Vec::new(),
         seg_ops: HashMap::new(),
+        dead_marks: crate::dead_marks::DeadMarks::new(),
     };
     let mut key_counts: KeyCounts = match &manifest.key_counts {
         Some(c) => c.iter().map(|(b, k, e)| (*b, (*k, *e))).collect(),
@@ -338,6 +339,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<Inner>> {
             remove_if_exists(later.path())?;
             segments.remove(&later.id());
             w.stats.remove(&later.id());
+            w.dead_marks.remove(later.id());
         }
         removed_any = true;
         w.active = seg;
@@ -388,6 +390,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<Inner>> {
         ms = report.duration.as_millis() as u64,
         "store opened"
     );
+    let dead_marks_gauge = w.dead_marks.gauge();
     Ok(Arc::new(Inner {
         dir,
         durability: std::sync::atomic::AtomicU8::new(opts.durability.to_u8()),
@@ -403,6 +406,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<Inner>> {
         report,
         bg: Background::default(),
         counters: Counters::default(),
+        dead_marks_bytes: dead_marks_gauge,
         group: Default::default(),
         key_counts: Mutex::new(key_counts),
         expire_cursor: Mutex::new(None),

@@ -56,6 +56,8 @@ pub(crate) struct Inner {
     pub report: RecoveryReport,
     pub bg: Background,
     pub counters: Counters,
+    /// Heap bytes of the writer's dead-value marks ([`crate::dead_marks::DeadMarks::gauge`]).
+    pub dead_marks_bytes: Arc<std::sync::atomic::AtomicUsize>,
     /// The open atomic group, if any (see [`crate::group`]).
     pub group: crate::group::GroupSlot,
     /// Keys with a value in the index per bucket (updated at every commit, under the writer
@@ -113,6 +115,7 @@ pub(crate) struct Counters {
     pub merges: AtomicU64,
     pub segments_compacted: AtomicU64,
     pub bytes_relocated: AtomicU64,
+    pub compaction_lookups_skipped: AtomicU64,
     pub batches: AtomicU64,
 }
 
@@ -136,6 +139,8 @@ pub(crate) struct Writer {
     /// Ops appended per segment since open (not persisted): what compacting a segment costs,
     /// one index lookup each. Segments written before the open are estimated.
     pub seg_ops: HashMap<u32, u64>,
+    /// Which superseded values are known dead, per segment (compaction skips their lookups).
+    pub dead_marks: crate::dead_marks::DeadMarks,
 }
 
 impl Writer {
@@ -300,6 +305,10 @@ pub struct Stats {
     pub segments_compacted: u64,
     /// Value bytes relocated by compaction since open.
     pub bytes_relocated: u64,
+    /// Values compaction found marked dead since open, so skipped without an index lookup.
+    pub compaction_lookups_skipped: u64,
+    /// Heap bytes of the dead-value marks (bounded; see `docs/architecture.md`).
+    pub dead_marks_bytes: usize,
     /// Write batches committed since open.
     pub batches: u64,
 }
@@ -634,9 +643,10 @@ pub(crate) fn account_record(w: &mut Writer, segment: u32, len: u64, ops_len: u6
 /// Accounts a superseded value as dead space.
 pub(crate) fn mark_dead(w: &mut Writer, loc: ValueLoc, key_len: usize, at: Lsn) {
     match loc {
-        ValueLoc::Inline { segment, len, .. } => {
+        ValueLoc::Inline { segment, offset, len, .. } => {
             let s = w.stats.entry(segment).or_insert(SegmentStats { id: segment, ..Default::default() });
             s.dead_bytes += (OP_HEADER_LEN + key_len) as u64 + len as u64;
+            w.dead_marks.mark(segment, offset);
         }
         ValueLoc::Blob { id, .. } => w.dead_blobs.push((id, at)),
     }
@@ -1217,6 +1227,8 @@ impl Store {
             merges: c.merges.load(Ordering::Relaxed),
             segments_compacted: c.segments_compacted.load(Ordering::Relaxed),
             bytes_relocated: c.bytes_relocated.load(Ordering::Relaxed),
+            compaction_lookups_skipped: c.compaction_lookups_skipped.load(Ordering::Relaxed),
+            dead_marks_bytes: inner.dead_marks_bytes.load(Ordering::Relaxed),
             batches: c.batches.load(Ordering::Relaxed),
         }
     }
