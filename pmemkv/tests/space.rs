@@ -451,7 +451,7 @@ fn compaction_skips_values_the_writer_marked_dead() {
     let expect = |i: u32| {
         if i % 10 == 1 {
             value(2, i)
-        } else if i % 5 == 0 {
+        } else if i.is_multiple_of(5) {
             value(1, i)
         } else {
             value(3, i)
