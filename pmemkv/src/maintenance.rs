@@ -361,6 +361,25 @@ fn gc_locked(inner: &Inner, maint: &mut Maint, full: bool) -> Result<usize> {
         }
         out
     };
+    // Values that survive until their segment is compacted tend to be long-lived. Copied to
+    // the head of the log among new writes, they would share a segment with data that soon
+    // dies, and be copied again when that segment is compacted — every segment, when the
+    // live data is small next to one. So when a round copies a fair amount (an eighth of a
+    // segment or more), the copies go to a segment of their own: the log rotates before the
+    // first copy and after the round. Such a segment stays mostly live and below
+    // `gc_dead_ratio`, so it is left alone until its values die.
+    let live_to_copy: u64 = {
+        let w = inner.writer.lock();
+        candidates
+            .iter()
+            .filter(|(_, all_dead)| !all_dead)
+            .filter_map(|(id, _)| w.stats.get(id))
+            .map(|s| s.total_bytes.saturating_sub(s.dead_bytes))
+            .sum()
+    };
+    // A full compaction (`Store::compact(true)`) packs everything instead: it takes every
+    // segment with dead bytes, so there is no newer mostly dead segment to spare.
+    let mut cold = Segregation { wanted: !full && live_to_copy >= inner.opts.segment_size / 8, started: false };
     let mut done = 0;
     for (id, all_dead) in candidates {
         let seg = view.segments[&id].clone();
@@ -374,7 +393,7 @@ fn gc_locked(inner: &Inner, maint: &mut Maint, full: bool) -> Result<usize> {
             }
             Ok(inner.syncer.written())
         } else {
-            relocate_segment(inner, &seg)
+            relocate_segment(inner, &seg, &mut cold)
         };
         match relocated {
             Ok(last) => {
@@ -388,6 +407,13 @@ fn gc_locked(inner: &Inner, maint: &mut Maint, full: bool) -> Result<usize> {
                     return Err(e);
                 }
             }
+        }
+    }
+    if cold.started {
+        // New writes go to a segment after the copies.
+        let mut w = inner.writer.lock();
+        if w.pos > SEGMENT_HEADER_LEN {
+            inner.rotate(&mut w)?;
         }
     }
     if done > 0 {
@@ -447,9 +473,17 @@ fn live_values(inner: &Inner, seg: &Segment) -> Result<usize> {
     Ok(live)
 }
 
+/// Whether a compaction round's copies go to a segment of their own (see `gc_locked`).
+struct Segregation {
+    /// The round copies enough to be worth a segment.
+    wanted: bool,
+    /// The log has rotated before the first copy.
+    started: bool,
+}
+
 /// Copies every live value of `seg` to the head of the log. Returns the LSN after the last
 /// relocation record.
-fn relocate_segment(inner: &Inner, seg: &Arc<Segment>) -> Result<Lsn> {
+fn relocate_segment(inner: &Inner, seg: &Arc<Segment>, cold: &mut Segregation) -> Result<Lsn> {
     struct Cand {
         key: Vec<u8>,
         loc: ValueLoc,
@@ -566,6 +600,13 @@ fn relocate_segment(inner: &Inner, seg: &Arc<Segment>) -> Result<Lsn> {
                 while end_i < ops.len() && (end_i == start || size + record::op_len(&ops[end_i]) < max) {
                     size += record::op_len(&ops[end_i]);
                     end_i += 1;
+                }
+                if cold.wanted && !cold.started {
+                    // The copies start a segment of their own (see `gc_locked`).
+                    cold.started = true;
+                    if w.pos > SEGMENT_HEADER_LEN {
+                        inner.rotate(&mut w)?;
+                    }
                 }
                 if let Some(at) = inner.commit_locked(&mut w, &mut ops[start..end_i])? {
                     last = at;

@@ -510,7 +510,7 @@ impl Inner {
     }
 
     /// Starts a new active segment.
-    fn rotate(&self, w: &mut Writer) -> Result<()> {
+    pub(crate) fn rotate(&self, w: &mut Writer) -> Result<()> {
         let id = w.next_segment_id;
         let seg = Arc::new(Segment::create(&self.dir, id, self.opts.segment_size)?);
         crate::io::sync_dir(&self.dir)

@@ -467,3 +467,52 @@ fn compaction_skips_values_the_writer_marked_dead() {
     }
     assert_eq!(s.verify().unwrap(), 3000);
 }
+
+/// Long-lived values are copied by compaction about once, not once per segment written after
+/// them: a compaction round that copies a fair amount puts the copies in a segment of their
+/// own, which stays mostly live and is left alone, instead of mixing them with new writes
+/// that soon die (after which the mixed segment is compacted and the long-lived values copied
+/// again, round after round).
+#[test]
+fn long_lived_values_are_not_copied_round_after_round() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("store");
+    let opts = manual_opts(64 << 10);
+    let s = Store::open(&dir, opts.clone()).unwrap();
+    let value = |tag: &str, i: u32, round: u32| {
+        let mut v = format!("{tag}/{i}/{round}/").into_bytes();
+        v.resize(100, b'v');
+        v
+    };
+    // Long-lived: written once, interleaved with the first hot writes.
+    for i in 0..300u32 {
+        s.put(format!("cold{i:04}").as_bytes(), &value("cold", i, 0)).unwrap();
+        s.put(format!("hot{i:04}").as_bytes(), &value("hot", i, 0)).unwrap();
+    }
+    let cold_bytes: u64 = 300 * 108;
+    let rounds = 40u32;
+    for round in 1..=rounds {
+        for i in 0..600u32 {
+            s.put(format!("hot{i:04}").as_bytes(), &value("hot", i, round)).unwrap();
+        }
+        s.checkpoint().unwrap();
+        s.compact(false).unwrap();
+    }
+    let st = s.stats();
+    println!("copied {} bytes for {cold_bytes} bytes of long-lived values: {st:?}", st.bytes_relocated);
+    assert!(st.segments_compacted > 0, "nothing compacted: {st:?}");
+    assert!(
+        st.bytes_relocated < 6 * cold_bytes,
+        "long-lived values copied again and again: {} bytes copied for {cold_bytes}: {st:?}",
+        st.bytes_relocated
+    );
+    for i in 0..300u32 {
+        assert_eq!(s.get(format!("cold{i:04}").as_bytes()).unwrap().as_deref(), Some(&value("cold", i, 0)[..]));
+    }
+    for i in 0..600u32 {
+        assert_eq!(s.get(format!("hot{i:04}").as_bytes()).unwrap().as_deref(), Some(&value("hot", i, rounds)[..]));
+    }
+    drop(s);
+    let s = Store::open(&dir, opts).unwrap();
+    assert_eq!(s.verify().unwrap(), 900);
+}
