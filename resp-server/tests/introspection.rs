@@ -475,6 +475,39 @@ fn command_describes_the_table() {
         err(&mut c, &["COMMAND", "GETKEYS", "get", "a", "b"]),
         "ERR Invalid number of arguments specified for command"
     );
+    // Commands whose keys move with their arguments: from numkeys or STREAMS, as Redis 7.0.15
+    // replies (checked side by side with redis-cli).
+    let keys = |c: &mut redis::Connection, args: &[&str]| {
+        let mut full = vec!["COMMAND", "GETKEYS"];
+        full.extend_from_slice(args);
+        strings(&cmd(c, &full).unwrap())
+    };
+    assert_eq!(keys(&mut c, &["ZUNIONSTORE", "d", "2", "a", "b", "WEIGHTS", "1", "2"]), ["d", "a", "b"]);
+    assert_eq!(keys(&mut c, &["zinterstore", "d", "1", "a"]), ["d", "a"]);
+    assert_eq!(keys(&mut c, &["SINTERCARD", "3", "a", "b", "c"]), ["a", "b", "c"]);
+    assert_eq!(keys(&mut c, &["LMPOP", "2", "a", "b", "LEFT"]), ["a", "b"]);
+    assert_eq!(keys(&mut c, &["BLMPOP", "0", "2", "a", "b", "LEFT"]), ["a", "b"]);
+    assert_eq!(keys(&mut c, &["XREAD", "COUNT", "2", "STREAMS", "s1", "s2", "0", "0"]), ["s1", "s2"]);
+    assert_eq!(keys(&mut c, &["XREADGROUP", "GROUP", "g", "c", "streams", "s1", "0"]), ["s1"]);
+    assert_eq!(keys(&mut c, &["XREAD", "STREAMS", "s1", "s2", "0"]), ["s1"]);
+    for bad in [
+        &["ZUNIONSTORE", "d", "3", "a", "b"][..],
+        &["ZUNIONSTORE", "d", "0", "a"],
+        &["ZUNIONSTORE", "d", "x", "a"],
+        &["ZUNIONSTORE", "d", "-1", "a"],
+        &["SINTERCARD", "3", "a", "b"],
+        &["LMPOP", "0", "a", "LEFT"],
+        &["XREAD", "COUNT", "1", "BLOCK", "0"],
+        &["XREAD", "COUNT", "1", "STREAMS", "s"],
+    ] {
+        let mut full = vec!["COMMAND", "GETKEYS"];
+        full.extend_from_slice(bad);
+        assert_eq!(err(&mut c, &full), "ERR Invalid arguments specified for command", "{bad:?}");
+    }
+    assert_eq!(
+        err(&mut c, &["COMMAND", "GETKEYS", "LMPOP", "2", "a"]),
+        "ERR Invalid number of arguments specified for command"
+    );
     assert_eq!(
         err(&mut c, &["COMMAND", "GETKEYS", "get"]),
         "ERR wrong number of arguments for 'command|getkeys' command"

@@ -756,17 +756,25 @@ fn command_list(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 /// ```text
 /// COMMAND GETKEYS command [arg ...]
 /// ```
-/// The key arguments of a command, from its first key, last key and step.
+/// The key arguments of a command: from its first key, last key and step, or, for the
+/// commands whose keys move with their arguments (Redis's `movablekeys`), from their
+/// `numkeys` argument or `STREAMS` keyword.
 fn command_getkeys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let inner = &args[2..];
     let Some((_, c)) = lookup(&inner[0]) else {
         return Err(CmdError::err("Invalid command specified"));
     };
-    if c.first_key == 0 {
+    let movable = movable_keys(c.name, inner);
+    if c.first_key == 0 && movable.is_none() {
         return Err(CmdError::err("The command has no key arguments"));
     }
     if !c.arity_ok(inner.len()) {
         return Err(CmdError::err("Invalid number of arguments specified for command"));
+    }
+    if let Some(keys) = movable {
+        let keys = keys.ok_or_else(|| CmdError::err("Invalid arguments specified for command"))?;
+        ctx.out.bulks(&keys);
+        return Ok(());
     }
     let argc = inner.len() as i64;
     let first = c.first_key as i64;
@@ -787,6 +795,34 @@ fn command_getkeys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     }
     ctx.out.bulks(&keys);
     Ok(())
+}
+
+/// The keys of `args` (a whole command, name first) if command `name` finds its keys through
+/// a `numkeys` argument or the `STREAMS` keyword: `Some(None)` if the arguments do not name
+/// them validly, `None` for commands with fixed key positions.
+fn movable_keys<'a>(name: &str, args: &'a [Bytes]) -> Option<Option<Vec<&'a Bytes>>> {
+    // (position of numkeys, keys before it that always come first: the destination)
+    let (numkeys_at, leading) = match name {
+        "zunionstore" | "zinterstore" | "zdiffstore" => (2, 1),
+        "sintercard" | "zintercard" | "lmpop" | "zmpop" | "zunion" | "zinter" | "zdiff" => (1, 0),
+        "blmpop" | "bzmpop" => (2, 0),
+        "xread" | "xreadgroup" => {
+            // The keys are the first half of what follows STREAMS.
+            let Some(at) = args.iter().skip(1).position(|a| a.eq_ignore_ascii_case(b"streams")) else {
+                return Some(None);
+            };
+            let rest = &args[at + 2..];
+            let n = rest.len() / 2;
+            return Some((n > 0).then(|| rest[..n].iter().collect()));
+        }
+        _ => return None,
+    };
+    let n = args
+        .get(numkeys_at)
+        .and_then(|a| std::str::from_utf8(a).ok())
+        .and_then(|a| a.parse::<usize>().ok())
+        .filter(|&n| n > 0 && numkeys_at + n < args.len());
+    Some(n.map(|n| args[1..=leading].iter().chain(&args[numkeys_at + 1..=numkeys_at + n]).collect()))
 }
 
 /// ```text
