@@ -50,12 +50,14 @@ impl LongDouble {
         LongDouble { neg: false, mant: 0, exp: 0 }
     }
 
-    /// Parses `text` like Redis's `string2ld` over `strtold`, restricted to the syntax Redis's
-    /// other float arguments accept ([`super::parse_float`]: decimal or exponent notation,
-    /// `inf`, no spaces, no NaN).
+    /// Parses `text` like Redis's `string2ld` over `strtold`: decimal or exponent notation,
+    /// `inf`, and hexadecimal floats (`0x1.8p3`); no spaces, no NaN.
     pub fn parse(text: &[u8]) -> Result<LongDouble, NotFinite> {
         if text.len() >= MAX_TEXT {
             return Err(NotFinite::Invalid);
+        }
+        if let Some(hex) = parse_hex(text) {
+            return hex;
         }
         let f = super::parse_float(text).ok_or(NotFinite::Invalid)?;
         if f.is_infinite() {
@@ -186,6 +188,58 @@ pub fn nan_or_infinity() -> pmemkv::Error {
     pmemkv::Error::InvalidArgument("increment would produce NaN or Infinity".into())
 }
 
+/// A hexadecimal float as `strtold` reads one: `[sign] 0x hexdigits [. hexdigits] [p [sign]
+/// decimal-exponent]`, the value `hexdigits × 2^exponent` rounded like any other (ties to
+/// even). `None` if `text` is not hexadecimal (no `0x` after the sign).
+fn parse_hex(text: &[u8]) -> Option<Result<LongDouble, NotFinite>> {
+    let (neg, s) = match text.first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let s = s.strip_prefix(b"0x").or_else(|| s.strip_prefix(b"0X"))?;
+    Some(parse_hex_body(neg, s).ok_or(NotFinite::Invalid).and_then(|r| r))
+}
+
+/// [`parse_hex`] after the `0x`: `None` if the syntax is wrong.
+fn parse_hex_body(neg: bool, s: &[u8]) -> Option<Result<LongDouble, NotFinite>> {
+    let (num, exp_part) = match s.iter().position(|&c| c == b'p' || c == b'P') {
+        Some(i) => (&s[..i], Some(&s[i + 1..])),
+        None => (s, None),
+    };
+    let (int_part, frac_part) = match num.iter().position(|&c| c == b'.') {
+        Some(i) => (&num[..i], &num[i + 1..]),
+        None => (num, &num[num.len()..]),
+    };
+    if int_part.len() + frac_part.len() == 0 || !int_part.iter().chain(frac_part).all(u8::is_ascii_hexdigit) {
+        return None;
+    }
+    let mut bin_exp: i64 = -4 * frac_part.len() as i64;
+    if let Some(e) = exp_part {
+        let digits = e.strip_prefix(b"-").or_else(|| e.strip_prefix(b"+")).unwrap_or(e);
+        if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        // An exponent too large for i64 over- or underflows whatever the digits are.
+        let v = std::str::from_utf8(digits).ok()?.parse::<i64>().unwrap_or(1 << 40).min(1 << 40);
+        bin_exp = bin_exp.saturating_add(if e.first() == Some(&b'-') { -v } else { v });
+    }
+    let hex: Vec<u8> = int_part.iter().chain(frac_part).copied().collect();
+    let n = BigUint::parse_bytes(&hex, 16)?;
+    if n.is_zero() {
+        return Some(Ok(LongDouble { neg, mant: 0, exp: 0 }));
+    }
+    // Out of the format's range whatever the rounding: strtold's ERANGE, rejected.
+    let top = n.bits() as i64 + bin_exp;
+    if !(MIN_LSB_EXP - 2..=MAX_LSB_EXP + 66).contains(&top) {
+        return Some(Err(NotFinite::Invalid));
+    }
+    Some(match round(n, BigUint::one(), bin_exp) {
+        Some((mant, exp)) if mant != 0 => Ok(LongDouble { neg, mant, exp }),
+        _ => Err(NotFinite::Invalid),
+    })
+}
+
 fn pow10(n: u64) -> BigUint {
     BigUint::from(10u32).pow(n as u32)
 }
@@ -280,6 +334,22 @@ mod tests {
         let tiny = LongDouble { neg: false, mant: 1, exp: MIN_LSB_EXP };
         assert_eq!(tiny.add(&LongDouble::zero()).unwrap(), tiny);
         assert_eq!(tiny.to_human(), "0");
+    }
+
+    #[test]
+    fn hexadecimal_floats_parse_as_strtold_reads_them() {
+        let hex = |t: &str| LongDouble::parse(t.as_bytes()).map(|v| v.to_human());
+        assert_eq!(hex("0x10"), Ok("16".into()));
+        assert_eq!(hex("-0X1A"), Ok("-26".into()));
+        assert_eq!(hex("0x1.8p1"), Ok("3".into()));
+        assert_eq!(hex("0x.8"), Ok("0.5".into()));
+        assert_eq!(hex("0x1p-2"), Ok("0.25".into()));
+        assert_eq!(hex("0x0p99999"), Ok("0".into()));
+        // 65 significant bits: ties to even, as decimal text does.
+        assert_eq!(LongDouble::parse(b"0x1.00000000000000008p0"), LongDouble::parse(b"1"));
+        for bad in ["0x", "0x.", "0x1p", "0x1p+", "0xg", "0x1.2.3", "0x1p16384", "0x1p-16446", "0x-1"] {
+            assert_eq!(hex(bad), Err(NotFinite::Invalid), "{bad}");
+        }
     }
 
     #[test]

@@ -44,3 +44,33 @@ def test_same_digits_and_errors_as_redis(pair):
         if got[0] != got[1]:
             mismatches.append(f"#{i} {key} += {by}: pmemkv {got[0]}, redis {got[1]}")
     assert not mismatches, "\n".join(mismatches[:10])
+
+
+HEX_CASES = ["0x10", "-0X1A", "+0x1p3", "0x1p-2", "0x1.8p1", "0x.8", "0x8.", "0x1P+3", "0xAbC.dEfp-5",
+             "0x1p16383", "0x1p16384", "0x1p-16445", "0x1p-16446", "0x3p-16447", "0x1p-20000",
+             "0x0", "0x0p99999", "0x1p99999999999999999999", "0x1p-99999999999999999999",
+             "0xffffffffffffffffffp0", "0x1.00000000000000008p0", "0x1.00000000000000018p0",
+             "0x", "0x.", "0x1p", "0x1p+", "0xg", "0x1.2.3", "0x1e3", " 0x1", "0x1 ", "--0x1", "0x-1"]
+
+
+def test_hexadecimal_floats_as_redis_reads_them(pair):
+    pm, rd = pair
+    clients = [redis.Redis(port=s.port) for s in (pm, rd)]
+    mismatches = []
+    for i, by in enumerate(HEX_CASES):
+        for c in clients:
+            c.set(f"hex{i}", "0.5")
+        got = [reply(lambda c=c: c.incrbyfloat(f"hex{i}", by)) for c in clients]
+        if got[0] != got[1]:
+            mismatches.append(f"{by}: pmemkv {got[0]}, redis {got[1]}")
+    assert not mismatches, "\n".join(mismatches)
+    # Random hexadecimal increments on one key of each server, chained.
+    rng = random.Random(7)
+    for i in range(300):
+        digits = "".join(rng.choice("0123456789abcdef") for _ in range(rng.randint(1, 20)))
+        point = rng.randint(0, len(digits))
+        by = "%s0x%s.%sp%d" % (rng.choice(["", "-"]), digits[:point], digits[point:], rng.randint(-80, 80))
+        got = [reply(lambda c=c: c.incrbyfloat("hexsum", by)) for c in clients]
+        if got[0] != got[1]:
+            mismatches.append(f"#{i} += {by}: pmemkv {got[0]}, redis {got[1]}")
+    assert not mismatches, "\n".join(mismatches[:10])
