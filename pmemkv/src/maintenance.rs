@@ -316,8 +316,9 @@ fn merge(inner: &Inner, full: bool) -> Result<bool> {
 fn gc_locked(inner: &Inner, maint: &mut Maint, full: bool) -> Result<usize> {
     let log_segment = maint.manifest.log_segment;
     let view = inner.view.load_full();
-    // (segment, whether every byte of it is accounted dead)
-    let candidates: Vec<(u32, bool)> = {
+    // (segment, whether every byte of it is accounted dead), and the live bytes of the partly
+    // live ones (what the round will copy)
+    let (candidates, live_to_copy): (Vec<(u32, bool)>, u64) = {
         let w = inner.writer.lock();
         let on_disk = |s: &&SegmentStats| view.segments.contains_key(&s.id);
         let (total, dead) = w.log_space(&view);
@@ -336,7 +337,7 @@ fn gc_locked(inner: &Inner, maint: &mut Maint, full: bool) -> Result<usize> {
         // records holds millions: seconds of CPU), so it waits for space pressure (the log
         // more dead than live), takes the segments that reclaim the most bytes per lookup
         // first, and stops once the pressure is gone. `full` takes every one with dead bytes.
-        let mut partial: Vec<(u32, u64, f64)> = eligible
+        let mut partial: Vec<(u32, u64, u64, f64)> = eligible
             .iter()
             .filter(|s| s.dead_bytes < s.total_bytes && s.dead_bytes > 0)
             .filter(|s| full || s.dead_bytes as f64 >= inner.opts.gc_dead_ratio * s.total_bytes as f64)
@@ -345,21 +346,23 @@ fn gc_locked(inner: &Inner, maint: &mut Maint, full: bool) -> Result<usize> {
                 // marked dead cost no lookup.
                 let ops = w.seg_ops.get(&s.id).copied().unwrap_or(s.total_bytes / 128);
                 let lookups = ops.saturating_sub(w.dead_marks.count(s.id)).max(1);
-                (s.id, s.dead_bytes, lookups as f64 / s.dead_bytes as f64)
+                (s.id, s.dead_bytes, s.total_bytes - s.dead_bytes, lookups as f64 / s.dead_bytes as f64)
             })
             .collect();
-        partial.sort_by(|a, b| a.2.total_cmp(&b.2));
+        partial.sort_by(|a, b| a.3.total_cmp(&b.3));
         // Dropping the fully dead segments already relieves some of it.
         let freed: u64 = eligible.iter().filter(|s| s.dead_bytes >= s.total_bytes).map(|s| s.total_bytes).sum();
         let mut excess = (dead - freed.min(dead)) as i128 - (total - dead) as i128;
-        for (id, seg_dead, _) in partial {
+        let mut live_to_copy = 0;
+        for (id, seg_dead, seg_live, _) in partial {
             if !full && excess <= 0 {
                 break;
             }
             excess -= seg_dead as i128;
+            live_to_copy += seg_live;
             out.push((id, false));
         }
-        out
+        (out, live_to_copy)
     };
     // Values that survive until their segment is compacted tend to be long-lived. Copied to
     // the head of the log among new writes, they would share a segment with data that soon
@@ -368,15 +371,6 @@ fn gc_locked(inner: &Inner, maint: &mut Maint, full: bool) -> Result<usize> {
     // segment or more), the copies go to a segment of their own: the log rotates before the
     // first copy and after the round. Such a segment stays mostly live and below
     // `gc_dead_ratio`, so it is left alone until its values die.
-    let live_to_copy: u64 = {
-        let w = inner.writer.lock();
-        candidates
-            .iter()
-            .filter(|(_, all_dead)| !all_dead)
-            .filter_map(|(id, _)| w.stats.get(id))
-            .map(|s| s.total_bytes.saturating_sub(s.dead_bytes))
-            .sum()
-    };
     // A full compaction (`Store::compact(true)`) packs everything instead: it takes every
     // segment with dead bytes, so there is no newer mostly dead segment to spare.
     let mut cold = Segregation { wanted: !full && live_to_copy >= inner.opts.segment_size / 8, started: false };
@@ -437,6 +431,11 @@ fn is_current(cur: &Entry, loc: ValueLoc, now: u64) -> bool {
     }
 }
 
+/// True if the index (`view`) still points `key` at the value stored at `loc`.
+fn is_live(view: &View, key: &[u8], loc: ValueLoc, now: u64) -> Result<bool> {
+    Ok(view.lookup(key)?.is_some_and(|cur| is_current(&cur, loc, now)))
+}
+
 /// Where op `op` of the record at `pos` in `seg` stored its value (`None` for ops without
 /// one). The CRC is left 0: [`is_current`] compares locations only.
 fn stored_value(seg: &Segment, pos: usize, op: &record::DecodedOp<'_>) -> Option<ValueLoc> {
@@ -464,7 +463,7 @@ fn live_values(inner: &Inner, seg: &Segment) -> Result<usize> {
         for op in record::ops(&bytes[pos..pos + len]) {
             let op = op.map_err(|why| Error::corruption(seg.path(), pos as u64, why))?;
             let Some(loc) = stored_value(seg, pos, &op) else { continue };
-            if view.lookup(op.key)?.is_some_and(|cur| is_current(&cur, loc, now)) {
+            if is_live(&view, op.key, loc, now)? {
                 live += 1;
             }
         }
@@ -519,9 +518,8 @@ fn relocate_segment(inner: &Inner, seg: &Arc<Segment>, cold: &mut Segregation) -
                     if marks.is_dead(offset) {
                         // Debug builds (every test) check that a marked value is dead indeed.
                         if cfg!(debug_assertions) {
-                            let cur = inner.view.load().lookup(op.key)?;
                             assert!(
-                                !cur.is_some_and(|cur| is_current(&cur, loc, inner.now())),
+                                !is_live(&inner.view.load(), op.key, loc, inner.now())?,
                                 "segment {} offset {offset} is marked dead but is current",
                                 seg.id()
                             );
@@ -545,7 +543,7 @@ fn relocate_segment(inner: &Inner, seg: &Arc<Segment>, cold: &mut Segregation) -
                 let now = inner.now();
                 let mut live = Vec::with_capacity(chunk.len());
                 for c in chunk.drain(..) {
-                    if view.lookup(&c.key)?.is_some_and(|cur| is_current(&cur, c.loc, now)) {
+                    if is_live(&view, &c.key, c.loc, now)? {
                         live.push(c);
                     }
                 }

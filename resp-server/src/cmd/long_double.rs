@@ -66,12 +66,8 @@ impl LongDouble {
                 return Err(NotFinite::Infinite);
             }
         }
-        let s = std::str::from_utf8(text).map_err(|_| NotFinite::Invalid)?;
-        let (neg, s) = match s.as_bytes().first() {
-            Some(b'-') => (true, &s[1..]),
-            Some(b'+') => (false, &s[1..]),
-            _ => (false, s),
-        };
+        let (neg, s) = split_sign(text);
+        let s = std::str::from_utf8(s).map_err(|_| NotFinite::Invalid)?;
         let (num, exp_part) = match s.find(['e', 'E']) {
             Some(i) => (&s[..i], Some(&s[i + 1..])),
             None => (s, None),
@@ -86,19 +82,7 @@ impl LongDouble {
         }
         let mut dec_exp: i64 = -(frac_part.len() as i64);
         if let Some(e) = exp_part {
-            // An exponent too large for i64 over- or underflows whatever the digits are.
-            let e: i64 = match e.parse::<i64>() {
-                Ok(e) => e,
-                Err(_) if e.trim_start_matches(['+', '-']).bytes().all(|c| c.is_ascii_digit()) => {
-                    if e.starts_with('-') {
-                        -(1 << 40)
-                    } else {
-                        1 << 40
-                    }
-                }
-                Err(_) => return Err(NotFinite::Invalid),
-            };
-            dec_exp = dec_exp.saturating_add(e);
+            dec_exp = dec_exp.saturating_add(exponent(e.as_bytes()).ok_or(NotFinite::Invalid)?);
         }
         let trimmed = digits.trim_start_matches('0');
         if trimmed.is_empty() {
@@ -192,11 +176,7 @@ pub fn nan_or_infinity() -> pmemkv::Error {
 /// decimal-exponent]`, the value `hexdigits × 2^exponent` rounded like any other (ties to
 /// even). `None` if `text` is not hexadecimal (no `0x` after the sign).
 fn parse_hex(text: &[u8]) -> Option<Result<LongDouble, NotFinite>> {
-    let (neg, s) = match text.first() {
-        Some(b'-') => (true, &text[1..]),
-        Some(b'+') => (false, &text[1..]),
-        _ => (false, text),
-    };
+    let (neg, s) = split_sign(text);
     let s = s.strip_prefix(b"0x").or_else(|| s.strip_prefix(b"0X"))?;
     Some(parse_hex_body(neg, s).ok_or(NotFinite::Invalid).and_then(|r| r))
 }
@@ -216,13 +196,7 @@ fn parse_hex_body(neg: bool, s: &[u8]) -> Option<Result<LongDouble, NotFinite>> 
     }
     let mut bin_exp: i64 = -4 * frac_part.len() as i64;
     if let Some(e) = exp_part {
-        let digits = e.strip_prefix(b"-").or_else(|| e.strip_prefix(b"+")).unwrap_or(e);
-        if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-            return None;
-        }
-        // An exponent too large for i64 over- or underflows whatever the digits are.
-        let v = std::str::from_utf8(digits).ok()?.parse::<i64>().unwrap_or(1 << 40).min(1 << 40);
-        bin_exp = bin_exp.saturating_add(if e.first() == Some(&b'-') { -v } else { v });
+        bin_exp = bin_exp.saturating_add(exponent(e)?);
     }
     let hex: Vec<u8> = int_part.iter().chain(frac_part).copied().collect();
     let n = BigUint::parse_bytes(&hex, 16)?;
@@ -238,6 +212,26 @@ fn parse_hex_body(neg: bool, s: &[u8]) -> Option<Result<LongDouble, NotFinite>> 
         Some((mant, exp)) if mant != 0 => Ok(LongDouble { neg, mant, exp }),
         _ => Err(NotFinite::Invalid),
     })
+}
+
+/// A leading `-` or `+` taken off: (negative, the rest).
+fn split_sign(text: &[u8]) -> (bool, &[u8]) {
+    match text.first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    }
+}
+
+/// An exponent's text (optional sign, decimal digits), saturated at ±2^40: an exponent that
+/// large over- or underflows the format whatever the digits are. `None` if it is not one.
+fn exponent(e: &[u8]) -> Option<i64> {
+    let (neg, digits) = split_sign(e);
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let v = std::str::from_utf8(digits).ok()?.parse::<i64>().unwrap_or(1 << 40).min(1 << 40);
+    Some(if neg { -v } else { v })
 }
 
 fn pow10(n: u64) -> BigUint {
