@@ -23,6 +23,7 @@ pub mod config;
 pub mod connection;
 pub mod error;
 pub mod glob;
+pub mod io_pool;
 pub mod keyspace;
 pub mod protocol;
 pub mod pubsub;

@@ -18,6 +18,7 @@ use tokio::task::JoinSet;
 
 use crate::config::Config;
 use crate::error::ServerError;
+use crate::io_pool::IoPool;
 use crate::shared::{Shared, ShutdownMode};
 
 /// How long shutdown waits for connections to finish their current batch.
@@ -140,6 +141,13 @@ impl Server {
         for a in tcp.iter().filter_map(|l| l.local_addr().ok()) {
             tracing::info!(address = %a, "ready to accept connections (tcp)");
         }
+        let threads = match shared.config.read().io_threads {
+            0 => crate::io_pool::default_threads(),
+            n => n as usize,
+        };
+        let pool = IoPool::start(threads)
+            .map_err(|e| ServerError::Io { context: "starting the connection threads".into(), source: e })?;
+        tracing::info!(threads = pool.len(), "connection threads started");
         let mut tasks: JoinSet<()> = JoinSet::new();
         let mut chores = JoinSet::new();
         chores.spawn(stats_sampler(shared.clone()));
@@ -161,7 +169,7 @@ impl Server {
                 _ = shutdown.changed() => {
                     break shared.shutdown.borrow().unwrap_or(ShutdownMode::Save);
                 }
-                Some(inc) = conn_rx.recv() => admit(&shared, inc, &mut tasks).await,
+                Some(inc) = conn_rx.recv() => admit(&shared, inc, &mut tasks, &pool).await,
                 Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
             }
         };
@@ -174,6 +182,8 @@ impl Server {
             tasks.shutdown().await;
         }
         while chores.join_next().await.is_some() {}
+        // Every connection task has finished: the threads have nothing left to run.
+        let _ = tokio::task::spawn_blocking(move || pool.stop()).await;
         let unixsocket = shared.config.read().unixsocket.clone();
         let result = tokio::task::spawn_blocking(move || finish(shared, mode))
             .await
@@ -259,8 +269,8 @@ async fn accept_error(e: std::io::Error) {
     tokio::time::sleep(Duration::from_millis(100)).await;
 }
 
-/// Admits or refuses a new connection and starts its task.
-async fn admit(shared: &Arc<Shared>, inc: Incoming, tasks: &mut JoinSet<()>) {
+/// Admits or refuses a new connection and starts its task on one of the connection threads.
+async fn admit(shared: &Arc<Shared>, inc: Incoming, tasks: &mut JoinSet<()>, pool: &IoPool) {
     let (maxclients, protected, has_pass) = {
         let c = shared.config.read();
         (c.maxclients, c.protected_mode, c.requirepass.is_some())
@@ -290,8 +300,24 @@ async fn admit(shared: &Arc<Shared>, inc: Incoming, tasks: &mut JoinSet<()>) {
             let laddr = s.local_addr().map(|a| a.to_string()).unwrap_or_default();
             use std::os::fd::AsRawFd;
             let fd = s.as_raw_fd() as i64;
+            // The socket moves to the chosen thread's reactor: deregistered here, registered
+            // there (from_std must run inside the target runtime).
+            let s = match s.into_std() {
+                Ok(s) => s,
+                Err(e) => return tracing::warn!(error = %e, "could not hand a connection to its thread"),
+            };
             let handle = shared.clients.register(peer.to_string(), laddr, fd, false);
-            tasks.spawn(crate::connection::serve(shared.clone(), s, handle));
+            let shared = shared.clone();
+            let serve = async move {
+                match tokio::net::TcpStream::from_std(s) {
+                    Ok(s) => crate::connection::serve(shared, s, handle).await,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not register a connection with its thread");
+                        shared.clients.unregister(handle.id);
+                    }
+                }
+            };
+            tasks.spawn_on(serve, pool.next());
         }
         Incoming::Unix(mut s) => {
             if full {
@@ -302,8 +328,22 @@ async fn admit(shared: &Arc<Shared>, inc: Incoming, tasks: &mut JoinSet<()>) {
             let path = shared.config.read().unixsocket.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
             use std::os::fd::AsRawFd;
             let fd = s.as_raw_fd() as i64;
+            let s = match s.into_std() {
+                Ok(s) => s,
+                Err(e) => return tracing::warn!(error = %e, "could not hand a connection to its thread"),
+            };
             let handle = shared.clients.register(format!("{path}:0"), path, fd, true);
-            tasks.spawn(crate::connection::serve(shared.clone(), s, handle));
+            let shared = shared.clone();
+            let serve = async move {
+                match tokio::net::UnixStream::from_std(s) {
+                    Ok(s) => crate::connection::serve(shared, s, handle).await,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not register a connection with its thread");
+                        shared.clients.unregister(handle.id);
+                    }
+                }
+            };
+            tasks.spawn_on(serve, pool.next());
         }
     }
 }

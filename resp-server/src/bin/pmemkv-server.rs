@@ -93,11 +93,9 @@ fn main() -> anyhow::Result<()> {
     if config.port == 0 && config.unixsocket.is_none() {
         bail!("nothing to listen on: set a port or a unixsocket");
     }
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
-    if config.io_threads > 0 {
-        builder.worker_threads(config.io_threads as usize);
-    }
-    let runtime = builder.enable_all().thread_name("pmemkv-server").build()?;
+    // This runtime accepts connections and runs the chores; the connections themselves run
+    // on the server's connection threads (`io-threads`, one per CPU by default).
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().thread_name("pmemkv-server").build()?;
     runtime.block_on(async move {
         tracing::info!(version = env!("CARGO_PKG_VERSION"), dir = %config.dir.display(), port = config.port,
             appendfsync = config.appendfsync.as_str(), "pmemkv-server starting");

@@ -1,0 +1,74 @@
+//! The threads that serve connections: one single-threaded tokio runtime per thread, each
+//! with its own epoll set, and each connection pinned to one of them (round-robin at accept).
+//!
+//! Why not tokio's multi-threaded runtime: there only one worker at a time polls the I/O
+//! driver, and it hands the tasks it wakes to the other workers, unparking them through a
+//! futex. Under redis-benchmark's unpipelined load (50 clients, one request each in flight)
+//! that hand-off happens for nearly every request: `perf` put ~10% of the server's CPU in the
+//! scheduler's context switches (`finish_task_switch`) on the 2-vCPU benchmark machine. A
+//! thread per runtime polls its own sockets and runs the tasks it woke itself, as Redis's
+//! I/O threads and thread-per-core servers do; the threads meet only in the engine.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tokio::runtime::Handle;
+use tokio::sync::oneshot;
+
+/// A fixed set of single-threaded runtimes, each driven by its own OS thread.
+pub struct IoPool {
+    handles: Vec<Handle>,
+    next: AtomicUsize,
+    stops: Vec<oneshot::Sender<()>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl IoPool {
+    /// Starts `n` threads (at least one), named `pmemkv-io-N`.
+    pub fn start(n: usize) -> std::io::Result<IoPool> {
+        let mut pool =
+            IoPool { handles: Vec::new(), next: AtomicUsize::new(0), stops: Vec::new(), threads: Vec::new() };
+        for i in 0..n.max(1) {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            let (stop_tx, stop_rx) = oneshot::channel::<()>();
+            pool.handles.push(rt.handle().clone());
+            pool.stops.push(stop_tx);
+            let thread = std::thread::Builder::new().name(format!("pmemkv-io-{i}")).spawn(move || {
+                // Runs the connections spawned onto this runtime until the pool stops.
+                rt.block_on(async move {
+                    let _ = stop_rx.await;
+                });
+            })?;
+            pool.threads.push(thread);
+        }
+        Ok(pool)
+    }
+
+    /// The number of threads.
+    pub fn len(&self) -> usize {
+        self.handles.len()
+    }
+
+    /// Always false: a pool has at least one thread.
+    pub fn is_empty(&self) -> bool {
+        self.handles.is_empty()
+    }
+
+    /// The runtime that gets the next connection (round-robin).
+    pub fn next(&self) -> &Handle {
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.handles.len();
+        &self.handles[i]
+    }
+
+    /// Stops every thread once the tasks on it are finished or aborted, and joins them.
+    pub fn stop(mut self) {
+        self.stops.clear();
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The default number of connection threads: one per CPU.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
