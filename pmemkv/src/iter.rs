@@ -3,9 +3,13 @@
 //! Sources are cursors that can be re-positioned; each step takes the smallest (or, in
 //! reverse, largest) head key, keeps the entry of the newest source holding it, and advances
 //! every source past it. Each cursor owns what it needs (an `Arc` of its memtable or run), so
-//! an iterator can outlive the borrow of the store that made it. A memtable cursor re-seeks
-//! after the last key it returned, so concurrent inserts never invalidate it: a key present
-//! for the whole iteration is returned exactly once (Redis SCAN's guarantee, and stronger).
+//! an iterator can outlive the borrow of the store that made it. A memtable cursor reads the
+//! keys ahead of it in batches (8 keys, doubling up to 256 as the walk goes on: a seek per
+//! key cost 37% of the server's CPU under `LRANGE`), looks each key's entry up when it gets
+//! there, and re-seeks after the last key it returned when the batch runs out. Keys are never
+//! removed from a memtable, so concurrent inserts never invalidate it: a key present for the
+//! whole iteration is returned exactly once (Redis SCAN's guarantee, and stronger), with its
+//! entry as of when the cursor reached it.
 
 use std::ops::Bound;
 use std::sync::Arc;
@@ -94,8 +98,58 @@ fn as_ref(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
 /// (a transaction's pending writes).
 pub type Overlay = Vec<(Vec<u8>, Entry)>;
 
+/// Keys a memtable cursor reads ahead in its first batch after a seek.
+const MEM_BATCH_FIRST: usize = 8;
+/// The most keys a memtable cursor reads ahead at once.
+const MEM_BATCH_MAX: usize = 256;
+
+/// A memtable cursor: the keys ahead of it, in iteration order, and where they stop.
+struct MemCursor {
+    mem: Arc<Memtable>,
+    /// Keys ahead, reversed (the next one last, to pop it).
+    ahead: Vec<Vec<u8>>,
+    /// The size of the next batch.
+    batch: usize,
+    /// No keys beyond those in `ahead`.
+    exhausted: bool,
+}
+
+impl MemCursor {
+    fn new(mem: Arc<Memtable>) -> MemCursor {
+        MemCursor { mem, ahead: Vec::new(), batch: MEM_BATCH_FIRST, exhausted: true }
+    }
+
+    /// Positions the cursor at its first key beyond `bound`.
+    fn seek(&mut self, bound: Bound<&[u8]>, dir: Direction) -> Option<Head> {
+        self.ahead.clear();
+        self.batch = MEM_BATCH_FIRST;
+        self.fill(bound, dir);
+        self.next(dir)
+    }
+
+    fn fill(&mut self, bound: Bound<&[u8]>, dir: Direction) {
+        self.exhausted = self.mem.keys_beyond(bound, dir == Direction::Forward, self.batch, &mut self.ahead);
+        self.ahead.reverse();
+        self.batch = (self.batch * 2).min(MEM_BATCH_MAX);
+    }
+
+    /// The next key that has an entry.
+    fn next(&mut self, dir: Direction) -> Option<Head> {
+        loop {
+            let key = self.ahead.pop()?;
+            if self.ahead.is_empty() && !self.exhausted {
+                self.fill(Bound::Excluded(&key), dir);
+            }
+            // A key without an entry yet is being inserted (see `Memtable`): skip it.
+            if let Some(entry) = self.mem.get(&key) {
+                return Some(Head { key, entry });
+            }
+        }
+    }
+}
+
 enum Source {
-    Mem(Arc<Memtable>),
+    Mem(MemCursor),
     Run { run: Arc<Run>, pos: u64 },
     Overlay { items: Arc<Overlay>, next: usize, back: usize },
 }
@@ -123,9 +177,9 @@ impl MergeIter {
             let back = items.len();
             sources.push((Source::Overlay { items: Arc::new(items), next: 0, back }, None));
         }
-        sources.push((Source::Mem(view.active.clone()), None));
+        sources.push((Source::Mem(MemCursor::new(view.active.clone())), None));
         for m in &view.frozen {
-            sources.push((Source::Mem(m.clone()), None));
+            sources.push((Source::Mem(MemCursor::new(m.clone())), None));
         }
         for r in &view.runs {
             sources.push((Source::Run { run: r.clone(), pos: 0 }, None));
@@ -198,6 +252,10 @@ fn first(src: &mut Source, range: &KeyRange, dir: Direction) -> Result<Option<He
 }
 
 fn advance(src: &mut Source, after: &[u8], dir: Direction) -> Result<Option<Head>> {
+    if let Source::Mem(cursor) = src {
+        // Its head was `after`: the next key is the next one read ahead.
+        return Ok(cursor.next(dir));
+    }
     if let Source::Run { run, pos } = src {
         // A run is immutable: step from the current position instead of searching again.
         let next = match dir {
@@ -223,11 +281,7 @@ fn run_head(run: &Run, i: u64) -> Result<Head> {
 /// Positions `src` at its first key beyond `bound` in direction `dir`.
 fn seek(src: &mut Source, bound: Bound<&[u8]>, dir: Direction) -> Result<Option<Head>> {
     match src {
-        Source::Mem(m) => Ok(match dir {
-            Direction::Forward => m.seek_forward(bound),
-            Direction::Reverse => m.seek_backward(bound),
-        }
-        .map(|(key, entry)| Head { key, entry })),
+        Source::Mem(cursor) => Ok(cursor.seek(bound, dir)),
         Source::Run { run, pos } => {
             let len = run.len();
             let target: Option<u64> = match (dir, bound) {
@@ -297,5 +351,65 @@ mod tests {
         assert!(r.contains(b"a\xff\xff\x01"));
         assert!(!r.contains(b"b"));
         assert!(!r.contains(b"a"));
+    }
+
+    fn entry(version: u64) -> Entry {
+        Entry { version, expire_at_ms: 0, value: None }
+    }
+
+    /// A memtable cursor reads keys ahead in growing batches: across the batch boundaries,
+    /// with keys inserted during the walk (behind it, ahead of it, and overwrites), every key
+    /// present for the whole walk comes once, in order, with its entry as of when the cursor
+    /// reached it.
+    #[test]
+    fn memtable_cursor_across_batches_with_concurrent_inserts() {
+        for dir in [Direction::Forward, Direction::Reverse] {
+            let mem = Arc::new(Memtable::new());
+            for i in (0..2000u32).step_by(2) {
+                mem.insert(&i.to_be_bytes(), entry(1));
+            }
+            let view = Arc::new(View {
+                active: mem.clone(),
+                frozen: Vec::new(),
+                runs: Vec::new(),
+                segments: Arc::new(Default::default()),
+            });
+            let range = KeyRange {
+                start: Bound::Included(100u32.to_be_bytes().to_vec()),
+                end: Bound::Excluded(1900u32.to_be_bytes().to_vec()),
+            };
+            let mut it = MergeIter::new(view, range, dir, None);
+            let mut got = Vec::new();
+            while let Some((k, e)) = it.next_entry().unwrap() {
+                let i = u32::from_be_bytes(k.as_slice().try_into().unwrap());
+                got.push((i, e.version));
+                // Odd keys appear everywhere during the walk; the even key two steps on is
+                // overwritten before the cursor gets there.
+                mem.insert(&(i + 1).to_be_bytes(), entry(1));
+                mem.insert(&(1999 - i).to_be_bytes(), entry(1));
+                let ahead = if dir == Direction::Forward { i + 4 } else { i.wrapping_sub(4) };
+                if ahead % 2 == 0 && ahead < 2000 {
+                    mem.insert(&ahead.to_be_bytes(), entry(2));
+                }
+            }
+            let evens: Vec<u32> = got.iter().map(|g| g.0).filter(|i| i % 2 == 0).collect();
+            let mut want: Vec<u32> = (100..1900).step_by(2).collect();
+            if dir == Direction::Reverse {
+                want.reverse();
+            }
+            assert_eq!(evens, want, "{dir:?}");
+            let keys: Vec<u32> = got.iter().map(|g| g.0).collect();
+            let mut sorted = keys.clone();
+            sorted.sort();
+            sorted.dedup();
+            if dir == Direction::Reverse {
+                sorted.reverse();
+            }
+            assert_eq!(keys, sorted, "{dir:?}: out of order or repeated");
+            // Beyond the first keys (overwritten before the cursor reached them), even keys
+            // carry the overwrite.
+            let overwritten = got.iter().filter(|g| g.0 % 2 == 0 && g.1 == 2).count();
+            assert!(overwritten >= want.len() - 4, "{dir:?}: {overwritten} of {} saw their overwrite", want.len());
+        }
     }
 }

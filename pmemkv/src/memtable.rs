@@ -128,16 +128,19 @@ impl Memtable {
         self.bytes.load(Ordering::Relaxed)
     }
 
-    /// The first entry with key in `bound..` (forward) — copied out.
-    pub fn seek_forward(&self, bound: Bound<&[u8]>) -> Option<(Vec<u8>, Entry)> {
+    /// Appends to `out` up to `max` keys beyond `bound`, ascending if `forward`, else
+    /// descending. Returns true if there are no more keys in that direction (fewer than
+    /// `max` were found). Keys only: a cursor looks each one's entry up when it gets there,
+    /// so it never returns an entry older than the moment it reads it.
+    pub fn keys_beyond(&self, bound: Bound<&[u8]>, forward: bool, max: usize, out: &mut Vec<Vec<u8>>) -> bool {
         let keys = self.keys.read();
-        keys.range::<[u8], _>((bound, Bound::Unbounded)).find_map(|k| self.get(k).map(|e| (k.to_vec(), e)))
-    }
-
-    /// The last entry with key in `..bound` (backward) — copied out.
-    pub fn seek_backward(&self, bound: Bound<&[u8]>) -> Option<(Vec<u8>, Entry)> {
-        let keys = self.keys.read();
-        keys.range::<[u8], _>((Bound::Unbounded, bound)).rev().find_map(|k| self.get(k).map(|e| (k.to_vec(), e)))
+        let before = out.len();
+        if forward {
+            out.extend(keys.range::<[u8], _>((bound, Bound::Unbounded)).take(max).map(|k| k.to_vec()));
+        } else {
+            out.extend(keys.range::<[u8], _>((Bound::Unbounded, bound)).rev().take(max).map(|k| k.to_vec()));
+        }
+        out.len() - before < max
     }
 
     /// All entries in key order (used to write a frozen memtable out as a run), copied out
@@ -202,21 +205,24 @@ mod tests {
     }
 
     #[test]
-    fn seeks_find_the_nearest_key_in_each_direction() {
+    fn keys_beyond_a_bound_in_each_direction() {
         let m = Memtable::new();
         for k in [b"b".as_slice(), b"d", b"f"] {
             m.insert(k, entry(1));
         }
-        let fwd = |b: Bound<&[u8]>| m.seek_forward(b).map(|(k, _)| k);
-        let back = |b: Bound<&[u8]>| m.seek_backward(b).map(|(k, _)| k);
-        assert_eq!(fwd(Bound::Included(b"d")), Some(b"d".to_vec()));
-        assert_eq!(fwd(Bound::Excluded(b"d")), Some(b"f".to_vec()));
-        assert_eq!(fwd(Bound::Excluded(b"f")), None);
-        assert_eq!(fwd(Bound::Unbounded), Some(b"b".to_vec()));
-        assert_eq!(back(Bound::Included(b"d")), Some(b"d".to_vec()));
-        assert_eq!(back(Bound::Excluded(b"d")), Some(b"b".to_vec()));
-        assert_eq!(back(Bound::Excluded(b"b")), None);
-        assert_eq!(back(Bound::Unbounded), Some(b"f".to_vec()));
-        assert_eq!(back(Bound::Included(b"e")), Some(b"d".to_vec()));
+        let beyond = |b: Bound<&[u8]>, forward: bool, max: usize| {
+            let mut out = Vec::new();
+            let exhausted = m.keys_beyond(b, forward, max, &mut out);
+            (out.iter().map(|k| String::from_utf8(k.clone()).unwrap()).collect::<Vec<_>>().join(","), exhausted)
+        };
+        assert_eq!(beyond(Bound::Included(b"d"), true, 5), ("d,f".into(), true));
+        assert_eq!(beyond(Bound::Excluded(b"d"), true, 5), ("f".into(), true));
+        assert_eq!(beyond(Bound::Excluded(b"f"), true, 5), ("".into(), true));
+        assert_eq!(beyond(Bound::Unbounded, true, 2), ("b,d".into(), false));
+        assert_eq!(beyond(Bound::Included(b"d"), false, 5), ("d,b".into(), true));
+        assert_eq!(beyond(Bound::Excluded(b"d"), false, 5), ("b".into(), true));
+        assert_eq!(beyond(Bound::Excluded(b"b"), false, 5), ("".into(), true));
+        assert_eq!(beyond(Bound::Unbounded, false, 1), ("f".into(), false));
+        assert_eq!(beyond(Bound::Included(b"e"), false, 5), ("d,b".into(), true));
     }
 }
