@@ -134,8 +134,8 @@ pub struct Config {
     pub slowlog_log_slower_than: i64,
     /// Entries kept in the slow log.
     pub slowlog_max_len: u64,
-    /// Connection threads, each a single-threaded runtime with its own sockets (0: one per
-    /// CPU core; see `io_pool`). Read at start only.
+    /// Connection threads, each a single-threaded runtime with its own sockets (0: half the
+    /// CPU cores, at least one; see `io_pool`). Read at start only.
     pub io_threads: u64,
     /// The file the configuration was read from (for `CONFIG REWRITE`).
     pub file: Option<PathBuf>,
