@@ -199,7 +199,7 @@ mod tests {
         for (i, (k, e)) in got.iter().enumerate() {
             let i = i as u64;
             assert_eq!(k, &i.to_be_bytes());
-            assert_eq!(e.version, if i % 3 == 0 { i + 1_000_000 } else { i });
+            assert_eq!(e.version, if i.is_multiple_of(3) { i + 1_000_000 } else { i });
         }
         assert_eq!(m.len() as u64, n);
     }
