@@ -307,17 +307,7 @@ async fn admit(shared: &Arc<Shared>, inc: Incoming, tasks: &mut JoinSet<()>, poo
                 Err(e) => return tracing::warn!(error = %e, "could not hand a connection to its thread"),
             };
             let handle = shared.clients.register(peer.to_string(), laddr, fd, false);
-            let shared = shared.clone();
-            let serve = async move {
-                match tokio::net::TcpStream::from_std(s) {
-                    Ok(s) => crate::connection::serve(shared, s, handle).await,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "could not register a connection with its thread");
-                        shared.clients.unregister(handle.id);
-                    }
-                }
-            };
-            tasks.spawn_on(serve, pool.next());
+            spawn_on_thread(shared, tasks, pool, handle, move || tokio::net::TcpStream::from_std(s));
         }
         Incoming::Unix(mut s) => {
             if full {
@@ -333,19 +323,34 @@ async fn admit(shared: &Arc<Shared>, inc: Incoming, tasks: &mut JoinSet<()>, poo
                 Err(e) => return tracing::warn!(error = %e, "could not hand a connection to its thread"),
             };
             let handle = shared.clients.register(format!("{path}:0"), path, fd, true);
-            let shared = shared.clone();
-            let serve = async move {
-                match tokio::net::UnixStream::from_std(s) {
-                    Ok(s) => crate::connection::serve(shared, s, handle).await,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "could not register a connection with its thread");
-                        shared.clients.unregister(handle.id);
-                    }
-                }
-            };
-            tasks.spawn_on(serve, pool.next());
+            spawn_on_thread(shared, tasks, pool, handle, move || tokio::net::UnixStream::from_std(s));
         }
     }
+}
+
+/// Serves a connection on the next connection thread. `register` turns the socket (already
+/// taken out of this runtime's reactor) into a stream of the thread's runtime: it must run
+/// there, so it runs inside the spawned task.
+fn spawn_on_thread<S>(
+    shared: &Arc<Shared>,
+    tasks: &mut JoinSet<()>,
+    pool: &IoPool,
+    handle: Arc<crate::clients::ClientHandle>,
+    register: impl FnOnce() -> std::io::Result<S> + Send + 'static,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let shared = shared.clone();
+    let serve = async move {
+        match register() {
+            Ok(s) => crate::connection::serve(shared, s, handle).await,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not register a connection with its thread");
+                shared.clients.unregister(handle.id);
+            }
+        }
+    };
+    tasks.spawn_on(serve, pool.next());
 }
 
 fn is_mapped_loopback(ip: IpAddr) -> bool {

@@ -271,3 +271,38 @@ fn protected_mode_refuses_non_loopback_clients_without_a_password() {
         redis::Client::open(format!("redis://:pw@{ip}:{}/", srv.addr.port())).unwrap().get_connection().unwrap();
     assert_eq!(cmd(&mut c, &["PING"]).unwrap(), Value::SimpleString("PONG".into()));
 }
+
+/// Clients on the Unix socket are served like TCP ones (on the connection threads), listed
+/// by `CLIENT LIST` with the socket's path, and the socket file goes away at shutdown.
+#[test]
+fn unix_socket_clients() {
+    let sock_dir = tempfile::tempdir().unwrap();
+    let path = sock_dir.path().join("pmemkv.sock");
+    let p2 = path.clone();
+    let mut srv = TestServer::start_with(move |c| {
+        c.unixsocket = Some(p2);
+        c.io_threads = 2;
+    });
+    let url = format!("redis+unix://{}", path.display());
+    let mut clients: Vec<redis::Connection> =
+        (0..4).map(|_| redis::Client::open(url.as_str()).unwrap().get_connection().unwrap()).collect();
+    for (i, c) in clients.iter_mut().enumerate() {
+        let _: () = redis::cmd("SET").arg(format!("k{i}")).arg(i).query(c).unwrap();
+    }
+    // Each client reads what the others wrote (they may live on different threads).
+    for (i, c) in clients.iter_mut().enumerate() {
+        let other = (i + 1) % 4;
+        let v: i64 = redis::cmd("GET").arg(format!("k{other}")).query(c).unwrap();
+        assert_eq!(v, other as i64);
+    }
+    let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut clients[0]).unwrap();
+    let on_socket = list.lines().filter(|l| l.contains(&format!("laddr={}", path.display()))).count();
+    assert_eq!(on_socket, 4, "{list}");
+    // TCP still works alongside.
+    let mut tcp = srv.conn();
+    let v: i64 = redis::cmd("GET").arg("k3").query(&mut tcp).unwrap();
+    assert_eq!(v, 3);
+    drop(clients);
+    srv.stop();
+    assert!(!path.exists(), "the socket file is removed at shutdown");
+}
