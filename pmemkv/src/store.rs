@@ -1527,6 +1527,17 @@ impl Txn<'_> {
         Ok(was)
     }
 
+    /// Deletes `key`, which the caller knows is live (it has just read it, or an index it
+    /// maintains says so): unlike [`Txn::delete`] it does not look the key up first — on
+    /// collection paths such as `LPOP` and `ZADD` that lookup was one of the few index probes
+    /// per command. Were the key absent after all, the tombstone written is harmless.
+    pub fn delete_live(&mut self, key: &[u8]) -> Result<()> {
+        check_key(key)?;
+        self.note_undo(key);
+        self.pending.insert(key.to_vec(), Pending::Delete);
+        Ok(())
+    }
+
     /// Sets or clears the expiry of a live key; returns false if it is not live.
     pub fn expire(&mut self, key: &[u8], expire_at_ms: Option<u64>) -> Result<bool> {
         if !self.exists(key)? {

@@ -431,7 +431,7 @@ impl Collections {
         };
         let lk = list_key(key, m.version, pos);
         let v = txn.get(&lk)?.ok_or_else(|| self.missing_element(key, pos))?.to_vec();
-        txn.delete(&lk)?;
+        txn.delete_live(&lk)?;
         match end {
             ListEnd::Left => m.head += 1,
             ListEnd::Right => m.tail -= 1,

@@ -352,8 +352,8 @@ impl Collections {
             for member in members {
                 let member = member.as_ref();
                 if let Some(old) = self.zscore_in(txn, key, m.version, member)? {
-                    txn.delete(&elem_key(key, m.version, member))?;
-                    txn.delete(&zindex_key(key, m.version, old, member))?;
+                    txn.delete_live(&elem_key(key, m.version, member))?;
+                    txn.delete_live(&zindex_key(key, m.version, old, member))?;
                     removed += 1;
                 }
             }
@@ -380,8 +380,9 @@ impl Collections {
                 out.push((k.clone(), split_index_sub(&k[prefix.len()..])));
             }
             for (zk, (member, _)) in &out {
-                txn.delete(zk)?;
-                txn.delete(&elem_key(key, m.version, member))?;
+                // Both just read: the index entry by the walk, the score key through it.
+                txn.delete_live(zk)?;
+                txn.delete_live(&elem_key(key, m.version, member))?;
             }
             if !out.is_empty() {
                 m.count -= out.len() as u64;
@@ -499,7 +500,8 @@ impl Collections {
 /// its `old` score.
 fn set_score(txn: &mut Txn<'_>, key: &[u8], version: u64, member: &[u8], old: Option<f64>, score: f64) -> Result<()> {
     if let Some(old) = old {
-        txn.delete(&zindex_key(key, version, old, member))?;
+        // The member's score key says this index entry exists.
+        txn.delete_live(&zindex_key(key, version, old, member))?;
     }
     txn.put(&elem_key(key, version, member), &encode_score_value(score))?;
     txn.put(&zindex_key(key, version, score, member), &[])
