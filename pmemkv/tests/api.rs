@@ -702,3 +702,30 @@ fn persisted_key_survives_a_merge_and_a_crash() {
     assert_eq!(s.meta(b"k").unwrap().unwrap().expire_at_ms, None);
     assert_eq!(s.get(b"other").unwrap().as_deref(), Some(&b"o"[..]));
 }
+
+/// `Txn::delete_live` deletes what the transaction just read, like `delete`, and survives a
+/// reopen; on a key that is absent after all it leaves nothing visible and no key counted.
+#[test]
+fn txn_delete_live_removes_what_it_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path(), &small_opts(1 << 20, 1000, false));
+    s.put(b"a", b"1").unwrap();
+    s.put(b"b", b"2").unwrap();
+    let before = s.key_count(b"").unwrap().0;
+    s.update(|t| {
+        assert_eq!(t.get(b"a")?.as_deref(), Some(&b"1"[..]));
+        t.delete_live(b"a")?;
+        assert!(t.get(b"a")?.is_none(), "the pending delete is visible in the transaction");
+        t.delete_live(b"never-written")?;
+        Ok(())
+    })
+    .unwrap();
+    assert!(s.get(b"a").unwrap().is_none());
+    assert!(s.get(b"never-written").unwrap().is_none());
+    assert_eq!(s.key_count(b"").unwrap().0, before - 1);
+    drop(s);
+    let s = open(dir.path(), &small_opts(1 << 20, 1000, false));
+    assert!(s.get(b"a").unwrap().is_none());
+    assert_eq!(s.get(b"b").unwrap().as_deref(), Some(&b"2"[..]));
+    assert_eq!(s.key_count(b"").unwrap().0, before - 1);
+}
