@@ -146,28 +146,26 @@ impl Memtable {
     /// All entries in key order (used to write a frozen memtable out as a run), copied out
     /// [`ITER_BATCH`] at a time so that no lock is held between batches.
     pub fn iter(&self) -> impl Iterator<Item = (Vec<u8>, Entry)> + '_ {
-        let mut batch = std::collections::VecDeque::new();
+        let mut keys: Vec<Vec<u8>> = Vec::new();
+        let mut next = 0;
         let mut after: Option<Vec<u8>> = None;
         let mut done = false;
         std::iter::from_fn(move || loop {
-            if let Some(item) = batch.pop_front() {
-                return Some(item);
+            while next < keys.len() {
+                let key = std::mem::take(&mut keys[next]);
+                next += 1;
+                if let Some(e) = self.get(&key) {
+                    return Some((key, e));
+                }
             }
             if done {
                 return None;
             }
-            let keys = self.keys.read();
-            let lower = after.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
-            let (mut n, mut last) = (0, None);
-            for k in keys.range::<[u8], _>((lower, Bound::Unbounded)).take(ITER_BATCH) {
-                n += 1;
-                if let Some(e) = self.get(k) {
-                    batch.push_back((k.to_vec(), e));
-                }
-                last = Some(k);
-            }
-            after = last.map(|k| k.to_vec());
-            done = n < ITER_BATCH;
+            keys.clear();
+            next = 0;
+            let bound = after.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
+            done = self.keys_beyond(bound, true, ITER_BATCH, &mut keys);
+            after = keys.last().cloned();
         })
     }
 }
