@@ -730,6 +730,21 @@ impl Store {
         }
     }
 
+    /// Starts loading what a read of `key` will touch into the CPU cache — its index entry
+    /// (by looking it up) and the first and last bytes of an inline value (a prefetch, not a
+    /// read: nothing is checked or returned). A caller holding several reads (a pipelined
+    /// batch of `GET`s) prefetches them all first, so that their cache misses overlap instead
+    /// of following one another. Errors are ignored: the read itself reports them.
+    pub fn prefetch(&self, key: &[u8]) {
+        let view = self.inner.view.load();
+        if let Ok(Some(Entry { value: Some(ValueLoc::Inline { segment, offset, len, .. }), .. })) = view.lookup(key) {
+            view.prefetch_value(segment, offset);
+            if len > 64 {
+                view.prefetch_value(segment, offset + len - 1);
+            }
+        }
+    }
+
     /// True if `key` is live.
     pub fn exists(&self, key: &[u8]) -> Result<bool> {
         if let Some(r) = self.in_group(|t| t.exists(key)) {

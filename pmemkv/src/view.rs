@@ -53,7 +53,7 @@ impl View {
 
     /// Starts loading the log bytes at `offset` of segment `segment` into the cache, if that
     /// position exists (an index run's value hint; nothing is read from it).
-    fn prefetch_value(&self, segment: u32, offset: u32) {
+    pub(crate) fn prefetch_value(&self, segment: u32, offset: u32) {
         if let Some(byte) = self.segments.get(&segment).and_then(|s| s.bytes().get(offset as usize)) {
             crate::io::prefetch(byte);
         }

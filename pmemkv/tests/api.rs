@@ -3,7 +3,8 @@
 //! open, missing directories and invalid options, expiry semantics, range bounds, prefixes
 //! of 0xff bytes, transactions seeing their own writes, streamed blobs (round trip, the old
 //! blob file deleted after an overwrite and a checkpoint, no file left by a dropped writer),
-//! stats, and what a reopen replays (nothing after `close`, exactly the tail after a crash).
+//! stats, what a reopen replays (nothing after `close`, exactly the tail after a crash), and
+//! `prefetch` on every kind of key.
 
 mod common;
 
@@ -728,4 +729,39 @@ fn txn_delete_live_removes_what_it_read() {
     assert!(s.get(b"a").unwrap().is_none());
     assert_eq!(s.get(b"b").unwrap().as_deref(), Some(&b"2"[..]));
     assert_eq!(s.key_count(b"").unwrap().0, before - 1);
+}
+
+/// `Store::prefetch` looks keys up without reading their values: on every kind of key
+/// (inline values small and large, one ending at the end of what was written, a blob, a
+/// tombstone, an expired key, an absent key, keys in an index run after a checkpoint) it
+/// returns without effect, and reads afterwards return what they did before.
+#[test]
+fn prefetch_on_every_kind_of_key_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = TestClock::new(1_000);
+    let s = Store::open(dir.path(), clocked(&clock, 1 << 20)).unwrap();
+    s.put(b"small", b"v").unwrap();
+    s.put(b"empty", b"").unwrap();
+    s.put(b"large", &vec![7u8; 100_000]).unwrap();
+    s.put(b"gone", b"x").unwrap();
+    s.delete(b"gone").unwrap();
+    s.put_with(b"expired", b"e", PutOptions { expiry: Expiry::At(1_500), ..PutOptions::default() }).unwrap();
+    let mut w = s.blob_writer(b"blob").unwrap();
+    w.write_all(&vec![3u8; 300_000]).unwrap();
+    w.commit().unwrap();
+    s.put(b"last", &vec![9u8; 200]).unwrap();
+    clock.advance(1_000);
+    let keys: [&[u8]; 8] = [b"small", b"empty", b"large", b"gone", b"expired", b"blob", b"last", b"absent"];
+    let read = |s: &Store| keys.iter().map(|k| s.get(k).unwrap().map(|v| v.to_vec())).collect::<Vec<_>>();
+    let before = read(&s);
+    assert_eq!(before.iter().filter(|v| v.is_some()).count(), 5);
+    for k in keys {
+        s.prefetch(k);
+    }
+    assert_eq!(read(&s), before);
+    s.checkpoint().unwrap();
+    for k in keys {
+        s.prefetch(k);
+    }
+    assert_eq!(read(&s), before);
 }

@@ -351,6 +351,31 @@ fn blind_put(args: &[Bytes]) -> Option<usize> {
 static SET_IDX: std::sync::LazyLock<usize> = std::sync::LazyLock::new(|| cmd::lookup(b"set").expect("SET").0);
 static MSET_IDX: std::sync::LazyLock<usize> = std::sync::LazyLock::new(|| cmd::lookup(b"mset").expect("MSET").0);
 
+/// Prefetches the strings a pipelined batch's `GET`s and `MGET`s will read (up to
+/// [`PREFETCH_MAX`] keys), so that their cache misses overlap instead of each read waiting
+/// for its own (the index entry and the value each miss the cache on a large store).
+fn prefetch_reads(srv: &Shared, db: u8, batch: &[Vec<Bytes>]) {
+    let mut n = 0;
+    for args in batch {
+        let keys = match args.first() {
+            Some(c) if args.len() == 2 && c.eq_ignore_ascii_case(b"get") => &args[1..],
+            Some(c) if args.len() >= 2 && c.eq_ignore_ascii_case(b"mget") => &args[1..],
+            _ => continue,
+        };
+        for k in keys {
+            srv.colls.str_prefetch(&[&[db], k]);
+            n += 1;
+            if n == PREFETCH_MAX {
+                return;
+            }
+        }
+    }
+}
+
+/// Most keys [`prefetch_reads`] loads ahead: beyond a few dozen the first would be evicted
+/// before their reads reach them.
+const PREFETCH_MAX: usize = 64;
+
 /// Runs a batch of commands in order. A run of blind string writes is written with one engine write
 /// (one log record, one lock acquisition); each still gets its own reply, statistics, slow-log
 /// and monitor line, and the order of effects is unchanged.
@@ -359,6 +384,9 @@ static MSET_IDX: std::sync::LazyLock<usize> = std::sync::LazyLock::new(|| cmd::l
 fn run_batch(srv: &Shared, session: &mut Session, out: &mut Reply, batch: &[Vec<Bytes>], env: &BatchEnv) -> usize {
     // One clock reading per command: each command's end is the next one's start.
     let mut clock = Instant::now();
+    if batch.len() > 1 && session.authenticated {
+        prefetch_reads(srv, session.db, batch);
+    }
     let mut i = 0;
     while i < batch.len() {
         if session.close || session.start_monitor || session.block.is_some() {

@@ -63,6 +63,17 @@ impl Collections {
         r
     }
 
+    /// Prefetches the string whose user key is the concatenation of `key_parts` (see
+    /// [`Store::prefetch`](crate::Store::prefetch)): a batch of reads issues these first.
+    pub fn str_prefetch(&self, key_parts: &[&[u8]]) {
+        let mut mk: smallvec::SmallVec<[u8; 64]> = smallvec::SmallVec::new();
+        mk.push(crate::collections::keys::META_SPACE);
+        for p in key_parts {
+            mk.extend_from_slice(p);
+        }
+        self.store.prefetch(&mk);
+    }
+
     /// Sets string `key` (`SET`). Like Redis, a plain set replaces a key of any type (a
     /// collection's elements become orphans, reclaimed by
     /// [`Collections::purge_orphans`]).
