@@ -1198,7 +1198,40 @@ impl Store {
                 total.1 += e;
             }
         }
+        drop(counts);
+        if self.inner.group.here() {
+            // Inside an atomic group, its pending writes count as if committed (a `DBSIZE`
+            // after a `DEL` in the same `MULTI` sees the key gone).
+            let (dk, de) = self.group_count_deltas(prefix);
+            total = (total.0.saturating_add_signed(dk), total.1.saturating_add_signed(de));
+        }
         Some(total)
+    }
+
+    /// How the calling thread's atomic group's pending writes to keys starting with `prefix`
+    /// change the key counts of [`Store::key_count`] (keys, keys with an expiry) — the same
+    /// rule as committing them would apply.
+    fn group_count_deltas(&self, prefix: &[u8]) -> (i64, i64) {
+        let inner = &*self.inner;
+        let Some(state) = inner.group.take() else { return (0, 0) };
+        let view = inner.view.load();
+        let (mut dk, mut de) = (0i64, 0i64);
+        for (k, p) in state.pending.range::<[u8], _>((Bound::Included(prefix), Bound::Unbounded)) {
+            if !k.starts_with(prefix) {
+                break;
+            }
+            let stored = view.lookup(k).ok().flatten().filter(|e| e.value.is_some());
+            let before = stored.map(|e| e.expire_at_ms != 0);
+            let after = match p {
+                Pending::Put { expire_at_ms, .. } | Pending::PutBlob { expire_at_ms, .. } => Some(*expire_at_ms != 0),
+                Pending::Delete => None,
+                Pending::SetExpiry(e) => before.map(|_| *e != 0),
+            };
+            dk += after.is_some() as i64 - before.is_some() as i64;
+            de += after.unwrap_or(false) as i64 - before.unwrap_or(false) as i64;
+        }
+        inner.group.put_back(state);
+        (dk, de)
     }
 
     /// Deletes expired keys still in the index (as Redis's active expiry does), examining at

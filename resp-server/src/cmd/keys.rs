@@ -243,7 +243,6 @@ enum ExpireFlag {
 }
 
 fn expire_generic(ctx: &mut Ctx<'_>, args: &[Bytes], unit_ms: i64, absolute: bool, command: &str) -> CmdResult {
-    let n = int_arg(&args[2])?;
     let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
     for a in &args[3..] {
         if is(a, "NX") {
@@ -264,6 +263,8 @@ fn expire_generic(ctx: &mut Ctx<'_>, args: &[Bytes], unit_ms: i64, absolute: boo
     if gt && lt {
         return Err(CmdError::err("GT and LT options at the same time are not compatible"));
     }
+    // As in Redis, the options are checked before the time.
+    let n = int_arg(&args[2])?;
     let flag = if nx {
         ExpireFlag::Nx
     } else if gt {

@@ -425,17 +425,21 @@ fn getdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 /// ```
 fn getex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let o = parse_string_opts(&args[2..], false)?;
-    // None: leave the expiry; Some(None): persist; Some(Some(t)): expire at t.
-    let change: Option<Option<u64>> = match (o.expiry, opt_expiry(ctx, &o, "getex")?) {
-        (ExpiryOpt::Persist, _) => Some(None),
-        (_, Some(at)) => Some(Some(at)),
-        _ => None,
-    };
     let key = ctx.key(&args[1]);
     let v = ctx.srv.colls.str_get(&key)?;
     hit(ctx, v.is_some());
-    if let (Some(_), Some(c)) = (&v, change) {
-        ctx.srv.colls.expire(&key, c)?;
+    if v.is_some() {
+        // As in Redis, the time is validated after the key's type (a missing key replies nil
+        // and a key of another type WRONGTYPE whatever the time).
+        // None: leave the expiry; Some(None): persist; Some(Some(t)): expire at t.
+        let change: Option<Option<u64>> = match (o.expiry, opt_expiry(ctx, &o, "getex")?) {
+            (ExpiryOpt::Persist, _) => Some(None),
+            (_, Some(at)) => Some(Some(at)),
+            _ => None,
+        };
+        if let Some(c) = change {
+            ctx.srv.colls.expire(&key, c)?;
+        }
     }
     ctx.out.opt_bulk(v.as_deref());
     Ok(())
@@ -636,17 +640,17 @@ fn decrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 /// INCRBYFLOAT key increment
 /// ```
 fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let delta = match LongDouble::parse(&args[2]) {
-        Err(NotFinite::Invalid) => return Err(CmdError::not_float()),
-        d => d,
-    };
+    let delta = LongDouble::parse(&args[2]);
+    // The increment is checked after the key's type and current value, as in Redis.
     let text = ctx.srv.colls.str_update(&ctx.key(&args[1]), move |old| {
         let cur = match old {
             None => Ok(LongDouble::zero()),
             Some(b) => LongDouble::parse(b),
         };
         let sum = match (cur, delta) {
-            (Err(NotFinite::Invalid), _) => Err(pmemkv::Error::InvalidArgument("value is not a valid float".into())),
+            (Err(NotFinite::Invalid), _) | (_, Err(NotFinite::Invalid)) => {
+                Err(pmemkv::Error::InvalidArgument("value is not a valid float".into()))
+            }
             (Ok(cur), Ok(delta)) => cur.add(&delta).map_err(|_| nan_or_infinity()),
             _ => Err(nan_or_infinity()),
         }?;

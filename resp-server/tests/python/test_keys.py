@@ -228,3 +228,22 @@ def test_select_isolates_databases(server):
             c0.execute_command("SELECT", 16)
         with pytest.raises(redis.ResponseError, match="^value is not an integer or out of range$"):
             c0.execute_command("SELECT", "one")
+
+
+def test_dbsize_inside_multi_counts_the_transactions_writes(r):
+    """DBSIZE queued after writes in the same MULTI sees them (found by test_differential.py:
+    pmemkv counted only committed keys)."""
+    r.mset({"a": "1", "b": "2", "c": "3"})
+    r.expire("c", 1000)
+    p = r.pipeline(transaction=True)
+    p.delete("a", "nope")
+    p.dbsize()
+    p.set("d", "4", ex=100)
+    p.rpush("l", "x", "y")
+    p.dbsize()
+    p.set("c", "5")  # overwrite: no new key, loses its expiry
+    p.dbsize()
+    p.getdel("d")
+    p.dbsize()
+    assert p.execute() == [1, 2, True, 2, 4, True, 4, b"4", 3]
+    assert r.dbsize() == 3
