@@ -143,3 +143,41 @@ fn groups_refuse_what_cannot_be_grouped_and_nest() {
     assert!(!store.in_atomic_group());
     store.put(b"after-panic", b"1").unwrap();
 }
+
+/// `key_count` inside a group counts the group's pending writes as committing them would
+/// (the server's `DBSIZE` inside `MULTI`); other threads see only committed counts until the
+/// group commits, and the totals after the commit are the same.
+#[test]
+fn key_count_inside_a_group_includes_its_pending_writes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Arc::new(open(tmp.path()));
+    store.put(b"a", b"1").unwrap();
+    store.put(b"b", b"2").unwrap();
+    store.put(b"e", b"3").unwrap();
+    store.expire(b"e", Some(u64::MAX / 2)).unwrap();
+    assert_eq!(store.key_count(b""), Some((3, 1)));
+    let other = store.clone();
+    store
+        .atomic(|| {
+            store.delete(b"a")?;
+            assert_eq!(store.key_count(b""), Some((2, 1)));
+            store.put(b"new", b"x")?;
+            store.expire(b"new", Some(u64::MAX / 2))?;
+            assert_eq!(store.key_count(b""), Some((3, 2)));
+            store.put(b"e", b"overwritten, no expiry")?;
+            assert_eq!(store.key_count(b""), Some((3, 1)));
+            store.expire(b"b", Some(u64::MAX / 2))?;
+            assert_eq!(store.key_count(b""), Some((3, 2)));
+            // A delete of an absent key and a prefix that matches nothing change nothing.
+            store.delete(b"nope")?;
+            assert_eq!(store.key_count(b""), Some((3, 2)));
+            assert_eq!(store.key_count(b"n"), Some((1, 1)));
+            assert_eq!(store.key_count(b"z"), Some((0, 0)));
+            let seen = std::thread::scope(|s| s.spawn(|| other.key_count(b"")).join().unwrap());
+            assert_eq!(seen, Some((3, 1)), "another thread sees the group's counts before it commits");
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(store.key_count(b""), Some((3, 2)));
+    assert_eq!(store.key_count(b"n"), Some((1, 1)));
+}
