@@ -259,10 +259,10 @@ fn parse_trim_args(args: &[Bytes], xadd: bool) -> Result<(Option<StreamTrim>, bo
 /// ```
 fn xadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let (trim, no_mkstream, idpos) = parse_trim_args(args, true)?;
-    let rest = args.len().saturating_sub(idpos + 1);
-    if idpos >= args.len() || rest < 2 || !rest.is_multiple_of(2) {
+    if idpos >= args.len() {
         return Err(CmdError::wrong_args("xadd"));
     }
+    // Redis's order: the ID's syntax, then the number of field arguments, then 0-0.
     let id_arg = &args[idpos];
     let id = if id_arg.as_ref() == b"*" {
         XAddId::Auto
@@ -270,12 +270,15 @@ fn xadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         let ms = parse_u64(ms).ok_or_else(invalid_id)?;
         XAddId::AutoSeq(ms)
     } else {
-        let id = strict_id(id_arg)?;
-        if id == StreamId::MIN {
-            return Err(CmdError::err("The ID specified in XADD must be greater than 0-0"));
-        }
-        XAddId::Explicit(id)
+        XAddId::Explicit(strict_id(id_arg)?)
     };
+    let rest = args.len() - (idpos + 1);
+    if rest < 2 || !rest.is_multiple_of(2) {
+        return Err(CmdError::wrong_args("xadd"));
+    }
+    if id == XAddId::Explicit(StreamId::MIN) {
+        return Err(CmdError::err("The ID specified in XADD must be greater than 0-0"));
+    }
     let fields: Vec<(&[u8], &[u8])> = args[idpos + 1..].chunks(2).map(|p| (p[0].as_ref(), p[1].as_ref())).collect();
     let opts = XAddOptions { no_mkstream, trim, ..Default::default() };
     let key = ctx.key(&args[1]);

@@ -316,6 +316,11 @@ CASES = {
         ["--no-raw", "EXPIRE", "str", "x", "GT", "LT"],
         ["--no-raw", "EXPIRE", "str", "x", "BOGUS"],
         ["--no-raw", "EXPIRE", "str", "x"],
+        ["--no-raw", "XADD", "s", "x", "1-0", "f"],
+        ["--no-raw", "XADD", "s", "1-0", "f"],
+        ["--no-raw", "XADD", "s", "0-0", "f"],
+        ["--no-raw", "XADD", "s", "0-0", "f", "v"],
+        ["--no-raw", "XADD", "s", "MAXLEN", "x", "1-0", "f"],
     ],
     "resp3": [
         ["-3", "--no-raw", "MSET", "a", "1"],
