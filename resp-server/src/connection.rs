@@ -587,6 +587,12 @@ fn execute_with(
         reject(srv, session, out, e, Some(idx));
         return;
     }
+    if session.multi.is_some() && !cmd.has(flags::NO_MULTI) && cmd::is_container(cmd.name) {
+        if let Err(e) = cmd::check_subcommand(cmd.name, args) {
+            reject(srv, session, out, e, Some(idx));
+            return;
+        }
+    }
     if let (Some(queue), false) = (&mut session.multi, cmd.has(flags::NO_MULTI)) {
         queue.push(args.to_vec());
         session.handle.multi_len.store(queue.len(), Ordering::Relaxed);

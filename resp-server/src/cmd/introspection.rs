@@ -39,7 +39,8 @@ pub struct SubCommand {
 }
 
 impl SubCommand {
-    fn arity_ok(&self, n: usize) -> bool {
+    /// True if `n` arguments (container and subcommand included) satisfy the arity.
+    pub fn arity_ok(&self, n: usize) -> bool {
         if self.arity >= 0 {
             n == self.arity as usize
         } else {

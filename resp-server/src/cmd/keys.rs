@@ -618,9 +618,9 @@ fn object(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
                 }
             }
             KeyType::Hash => super::hashes::object_encoding(&ctx.srv.colls, &key)?,
-            KeyType::Set => "hashtable",
+            KeyType::Set => super::sets::object_encoding(&ctx.srv.colls, &key)?,
             KeyType::List => "quicklist",
-            KeyType::ZSet => "skiplist",
+            KeyType::ZSet => super::zsets::object_encoding(&ctx.srv.colls, &key)?,
             KeyType::Stream => "stream",
         };
         ctx.out.bulk(enc.as_bytes());

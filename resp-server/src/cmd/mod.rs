@@ -169,6 +169,33 @@ static TABLE: LazyLock<HashMap<&'static str, (usize, &'static Command), BuildHas
         m
     });
 
+/// For a container command whose subcommands have a table, checks that the subcommand
+/// exists and its arity holds, with Redis's error otherwise. Redis looks subcommands up
+/// before it queues a command in `MULTI`, so such an error aborts the transaction
+/// (`EXECABORT`) instead of failing at `EXEC`.
+pub fn check_subcommand(name: &str, args: &[Bytes]) -> Result<(), CmdError> {
+    if args.len() < 2 {
+        return Ok(());
+    }
+    match name {
+        "xgroup" => streams::check_sub(args, name, streams::XGROUP_SUBS).map(drop),
+        "xinfo" => streams::check_sub(args, name, streams::XINFO_SUBS).map(drop),
+        "config" | "command" | "slowlog" | "latency" => {
+            let Some(s) =
+                introspection::subcommands(name).iter().find(|s| args[1].eq_ignore_ascii_case(s.name.as_bytes()))
+            else {
+                return Err(CmdError::unknown_subcommand(&args[1], name));
+            };
+            if s.arity_ok(args.len()) {
+                Ok(())
+            } else {
+                Err(CmdError::wrong_args(&format!("{name}|{}", s.name)))
+            }
+        }
+        _ => Ok(()),
+    }
+}
+
 /// True for container commands, whose subcommand names the command (`client|list`).
 pub fn is_container(name: &str) -> bool {
     matches!(

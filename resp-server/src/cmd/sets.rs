@@ -438,3 +438,18 @@ fn sscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     }
     Ok(())
 }
+
+/// Most members of a set of integers Redis keeps as an intset (`set-max-intset-entries`).
+const INTSET_ENTRIES: u64 = 512;
+
+/// The encoding Redis 7.0 would report for set `key` (`OBJECT ENCODING`): `intset` while it
+/// holds at most 512 members that are all integers (as `string2ll` reads them), else
+/// `hashtable`. Judged from the set as it is now (Redis never converts back). O(1) for a
+/// large set.
+pub fn object_encoding(colls: &pmemkv::Collections, key: &[u8]) -> Result<&'static str, CmdError> {
+    if colls.scard(key)? > INTSET_ENTRIES {
+        return Ok("hashtable");
+    }
+    let ints = colls.smembers(key)?.iter().all(|m| crate::protocol::request::parse_int(m).is_some());
+    Ok(if ints { "intset" } else { "hashtable" })
+}

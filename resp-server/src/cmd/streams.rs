@@ -737,7 +737,20 @@ fn subcommand_syntax(args: &[Bytes]) -> CmdError {
 
 /// Checks a container subcommand against its Redis 7 arity; `None` if `args[1]` is not one
 /// of `subs` (name, arity).
-fn check_sub(args: &[Bytes], container: &str, subs: &[(&'static str, i32)]) -> Result<&'static str, CmdError> {
+/// `XGROUP`'s subcommands and their Redis arities.
+pub(crate) static XGROUP_SUBS: &[(&str, i32)] =
+    &[("create", -5), ("setid", -5), ("destroy", 4), ("createconsumer", 5), ("delconsumer", 5), ("help", 2)];
+
+/// `XINFO`'s subcommands and their Redis arities.
+pub(crate) static XINFO_SUBS: &[(&str, i32)] = &[("stream", -3), ("groups", 3), ("consumers", 4), ("help", 2)];
+
+/// The subcommand of a container command, if it exists and its arity holds; otherwise
+/// Redis's error for it.
+pub(crate) fn check_sub(
+    args: &[Bytes],
+    container: &str,
+    subs: &[(&'static str, i32)],
+) -> Result<&'static str, CmdError> {
     let Some(&(name, arity)) = subs.iter().find(|(n, _)| is(&args[1], n)) else {
         return Err(CmdError::unknown_subcommand(&args[1], container));
     };
@@ -766,11 +779,7 @@ fn no_key_for_xgroup() -> CmdError {
 /// XGROUP HELP
 /// ```
 fn xgroup(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let sub = check_sub(
-        args,
-        "xgroup",
-        &[("create", -5), ("setid", -5), ("destroy", 4), ("createconsumer", 5), ("delconsumer", 5), ("help", 2)],
-    )?;
+    let sub = check_sub(args, "xgroup", XGROUP_SUBS)?;
     if sub == "help" {
         help(ctx, args, XGROUP_HELP);
         return Ok(());
@@ -1069,7 +1078,7 @@ fn xautoclaim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 /// XINFO HELP
 /// ```
 fn xinfo(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let sub = check_sub(args, "xinfo", &[("stream", -3), ("groups", 3), ("consumers", 4), ("help", 2)])?;
+    let sub = check_sub(args, "xinfo", XINFO_SUBS)?;
     if sub == "help" {
         help(ctx, args, XINFO_HELP);
         return Ok(());

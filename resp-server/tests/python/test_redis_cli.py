@@ -299,6 +299,24 @@ CASES = {
         ["--no-raw", "NOSUCH", "x", "y"],
         ["--no-raw", "GET"],
     ],
+    # OBJECT ENCODING of sets and sorted sets by size and content (Redis 7.0: intset /
+    # hashtable, listpack / skiplist).
+    "collection-encodings": [
+        ["--no-raw", "SADD", "ints", "1", "-2", "300"],
+        ["--no-raw", "OBJECT", "ENCODING", "ints"],
+        ["--no-raw", "SADD", "mixed", "1", "a"],
+        ["--no-raw", "OBJECT", "ENCODING", "mixed"],
+        ["--no-raw", "SADD", "lead0", "01"],
+        ["--no-raw", "OBJECT", "ENCODING", "lead0"],
+        ["--no-raw", "ZADD", "z", "1", "a", "2", "b"],
+        ["--no-raw", "OBJECT", "ENCODING", "z"],
+        ["--no-raw", "ZADD", "zlong", "1", "x" * 65],
+        ["--no-raw", "OBJECT", "ENCODING", "zlong"],
+        ["--no-raw", "ZADD", "zmax", "1", "x" * 64],
+        ["--no-raw", "OBJECT", "ENCODING", "zmax"],
+        ["--no-raw", "RPUSH", "l", "a"],
+        ["--no-raw", "OBJECT", "ENCODING", "l"],
+    ],
     # Which error wins when a command has several (found by test_differential.py).
     "error-order": [
         ["--no-raw", "RPUSH", "list", "a"],

@@ -193,3 +193,11 @@ def test_same_bytes_as_redis(pair, case, proto):
         g, w = split_replies(got), split_replies(want)
         diffs = [f"#{i}: pmemkv {a!r}\n    redis  {b!r}" for i, (a, b) in enumerate(zip(g, w)) if a != b]
         pytest.fail("replies differ:\n" + "\n".join(diffs[:20]))
+
+
+def test_object_encoding_by_size(r):
+    """intset up to 512 integer members, hashtable past it (Redis 7.0)."""
+    r.sadd("s", *range(512))
+    assert r.object("encoding", "s") == b"intset"
+    r.sadd("s", 512)
+    assert r.object("encoding", "s") == b"hashtable"

@@ -173,3 +173,24 @@ def test_pending_entries_survive_sigkill(start_server):
     assert c.xack("ev", "proc", "2-0") == 1
     assert c.xpending("ev", "proc")["pending"] == 0
     c.close()
+
+
+@pytest.mark.parametrize("bad", [
+    ["XGROUP", "SETID", "s", "g"],          # too few arguments for the subcommand
+    ["XGROUP", "NOSUCH", "s", "g"],         # unknown subcommand
+    ["XINFO", "GROUPS", "s", "extra"],
+    ["CONFIG", "GET"],
+    ["CONFIG", "BOGUS"],
+])
+def test_subcommand_errors_abort_a_transaction_when_queued(r, bad):
+    """A container command's subcommand is checked when MULTI queues it, as Redis does: the
+    error is the queued command's reply and EXEC fails with EXECABORT, running nothing (found
+    by test_differential.py: pmemkv queued it and failed only that command at EXEC)."""
+    r.delete("s", "after")
+    p = r.pipeline(transaction=True)
+    p.execute_command(*bad)
+    p.set("after", "1")
+    with pytest.raises(redis.ResponseError) as e:
+        p.execute()
+    assert "Command # 1" in str(e.value)
+    assert r.exists("after") == 0

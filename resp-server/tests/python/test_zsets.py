@@ -282,3 +282,11 @@ def test_same_bytes_as_redis(pair, proto):
         g, w = split_replies(got), split_replies(want)
         diffs = [f"#{i}: pmemkv {a!r}\n    redis  {b!r}" for i, (a, b) in enumerate(zip(g, w)) if a != b]
         pytest.fail("replies differ:\n" + "\n".join(diffs[:20]))
+
+
+def test_object_encoding_by_size(r):
+    """listpack up to 128 members, skiplist past it (Redis 7.0)."""
+    r.zadd("z", {f"m{i}": i for i in range(128)})
+    assert r.object("encoding", "z") == b"listpack"
+    r.zadd("z", {"one-more": 1})
+    assert r.object("encoding", "z") == b"skiplist"
