@@ -180,6 +180,7 @@ pub fn check_subcommand(name: &str, args: &[Bytes]) -> Result<(), CmdError> {
     match name {
         "xgroup" => streams::check_sub(args, name, streams::XGROUP_SUBS).map(drop),
         "xinfo" => streams::check_sub(args, name, streams::XINFO_SUBS).map(drop),
+        "object" => streams::check_sub(args, name, OBJECT_SUBS).map(drop),
         "config" | "command" | "slowlog" | "latency" => {
             let Some(s) =
                 introspection::subcommands(name).iter().find(|s| args[1].eq_ignore_ascii_case(s.name.as_bytes()))
@@ -195,6 +196,9 @@ pub fn check_subcommand(name: &str, args: &[Bytes]) -> Result<(), CmdError> {
         _ => Ok(()),
     }
 }
+
+/// `OBJECT`'s subcommands and their Redis arities.
+static OBJECT_SUBS: &[(&str, i32)] = &[("encoding", 3), ("idletime", 3), ("refcount", 3), ("freq", 3), ("help", 2)];
 
 /// True for container commands, whose subcommand names the command (`client|list`).
 pub fn is_container(name: &str) -> bool {

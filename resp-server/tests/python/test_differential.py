@@ -219,10 +219,13 @@ def normalize(reply, norm):
     if kind == "ok" and norm == "ttl" and isinstance(v, int) and v > 0:
         # A TTL counts down while the test runs: only its sign is deterministic.
         return kind, "positive"
-    if kind == "ok" and norm == "encoding" and v in (b"raw", b"embstr", b"int"):
-        # Known difference: strings changed by APPEND/SETRANGE are 'raw' in Redis whatever
-        # their content (see test_redis_cli.py's CASE_BUGS); collections' encodings are compared.
-        return kind, b"a string encoding"
+    if kind == "ok" and norm == "encoding":
+        # Known differences, both history: strings changed by APPEND/SETRANGE are 'raw' in
+        # Redis whatever their content (test_redis_cli.py's CASE_BUGS), and Redis never
+        # converts a collection back to its compact encoding after it shrinks, while pmemkv
+        # judges the collection as it is. Encodings by size and content are checked in
+        # test_redis_cli.py and the families' tests; here only that there is one.
+        return kind, b"an encoding"
     if kind == "ok" and norm == "scan" and isinstance(v, (list, tuple)) and len(v) == 2:
         # One COUNT 1000 call returns everything; cursors and order are the server's own.
         cursor, items = v

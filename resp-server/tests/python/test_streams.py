@@ -181,6 +181,7 @@ def test_pending_entries_survive_sigkill(start_server):
     ["XINFO", "GROUPS", "s", "extra"],
     ["CONFIG", "GET"],
     ["CONFIG", "BOGUS"],
+    ["OBJECT", "ENCODING"],
 ])
 def test_subcommand_errors_abort_a_transaction_when_queued(r, bad):
     """A container command's subcommand is checked when MULTI queues it, as Redis does: the
