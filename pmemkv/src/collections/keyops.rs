@@ -21,6 +21,9 @@ pub enum ExpireDecision {
     Keep,
     /// Set (`Some`) or clear (`None`) its expiry.
     Set(Option<u64>),
+    /// Delete the key now (Redis's `EXPIRE` with a time already past deletes the key rather
+    /// than leaving it expired until the purge, so it stops counting in `DBSIZE` at once).
+    Delete,
 }
 
 impl Collections {
@@ -48,6 +51,7 @@ impl Collections {
             match decide(m.expire_at_ms) {
                 ExpireDecision::Keep => Ok(false),
                 ExpireDecision::Set(at) => txn.expire(&mk, at),
+                ExpireDecision::Delete => txn.delete(&mk),
             }
         })
     }

@@ -281,6 +281,7 @@ fn expire_generic(ctx: &mut Ctx<'_>, args: &[Bytes], unit_ms: i64, absolute: boo
     let when = if absolute { ms } else { ms.checked_add(ctx.now_ms() as i64).ok_or_else(invalid)? };
     // A time at or before the epoch is simply in the past: the key goes away at once.
     let when = when.max(1) as u64;
+    let past = when <= ctx.now_ms();
     let set = ctx.srv.colls.expire_if(&ctx.key(&args[1]), |cur| {
         let ok = match (flag, cur) {
             (ExpireFlag::None, _) => true,
@@ -295,10 +296,11 @@ fn expire_generic(ctx: &mut Ctx<'_>, args: &[Bytes], unit_ms: i64, absolute: boo
         if xx && ok && cur.is_none() {
             return ExpireDecision::Keep;
         }
-        if ok {
-            ExpireDecision::Set(Some(when))
-        } else {
-            ExpireDecision::Keep
+        match (ok, past) {
+            // As Redis does, a time already past deletes the key (after the NX/XX/GT/LT checks).
+            (true, true) => ExpireDecision::Delete,
+            (true, false) => ExpireDecision::Set(Some(when)),
+            (false, _) => ExpireDecision::Keep,
         }
     })?;
     ctx.out.int(set as i64);

@@ -437,8 +437,15 @@ fn getex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             (_, Some(at)) => Some(Some(at)),
             _ => None,
         };
-        if let Some(c) = change {
-            ctx.srv.colls.expire(&key, c)?;
+        match change {
+            // EXAT/PXAT already past deletes the key, as in Redis (relative times must be positive).
+            Some(Some(at)) if at <= ctx.now_ms() => {
+                ctx.srv.colls.delete_keys(&[&key])?;
+            }
+            Some(c) => {
+                ctx.srv.colls.expire(&key, c)?;
+            }
+            None => {}
         }
     }
     ctx.out.opt_bulk(v.as_deref());

@@ -101,7 +101,9 @@ class Gen:
             lambda: ([b"TYPE", K], None),
             lambda: ([b"RENAME", K, self.key()], None),
             lambda: ([b"RENAMENX", K, self.key()], None),
-            lambda: ([b"COPY", K, self.key()] + self.opt([], [b"REPLACE"]), None),
+            lambda: ([b"COPY", K, self.key()] + self.opt([], [b"REPLACE"], [b"DB", b"1"], [b"DB", b"1", b"REPLACE"],
+                                                         [b"DB", b"16"]), None),
+            lambda: ([b"SELECT", self.pick([b"0", b"0", b"1"])], None),
             lambda: ([b"EXPIREAT", K, self.pick(FUTURE)] + self.opt([], [b"NX"], [b"XX"], [b"GT"], [b"LT"],
                                                                      [b"NX", b"XX"]), None),
             lambda: ([b"PERSIST", K], None),
@@ -144,6 +146,15 @@ class Gen:
             lambda: ([b"RPOPLPUSH", K, self.key()], None),
             lambda: ([b"LMPOP", b"2", K, self.key(), self.pick([b"LEFT", b"RIGHT"])]
                      + self.opt([], [b"COUNT", b"2"], [b"COUNT", b"0"]), None),
+            # blocking pops with a short timeout (they reply at once when there is data,
+            # and inside MULTI never block)
+            lambda: ([self.pick([b"BLPOP", b"BRPOP"]), K, self.key(), b"0.01"], None),
+            lambda: ([b"BLMOVE", K, self.key(), self.pick([b"LEFT", b"RIGHT"]), self.pick([b"LEFT", b"RIGHT"]),
+                      self.pick([b"0.01", b"-1", b"x"])], None),
+            lambda: ([b"BRPOPLPUSH", K, self.key(), b"0.01"], None),
+            lambda: ([b"BLMPOP", b"0.01", b"2", K, self.key(), self.pick([b"LEFT", b"RIGHT"])]
+                     + self.opt([], [b"COUNT", b"3"]), None),
+            lambda: ([self.pick([b"BZPOPMIN", b"BZPOPMAX"]), K, self.key(), b"0.01"], None),
             # sets
             lambda: ([b"SADD", K, self.member()] + self.opt([], [self.member()]), None),
             lambda: ([b"SREM", K, self.member(), self.member()], None),
