@@ -15,6 +15,7 @@ CI runs a few fixed seeds; for a longer hunt:
 
 import os
 import random
+import socket
 
 import pytest
 import redis
@@ -115,8 +116,9 @@ class Gen:
             lambda: ([b"SCAN", b"0", b"COUNT", b"1000"] + self.opt([], [b"MATCH", b"k[1-3]"],
                                                                    [b"TYPE", self.pick([b"string", b"hash", b"zset"])]),
                      "scan"),
-            lambda: ([self.pick([b"HSCAN", b"SSCAN", b"ZSCAN"]), K, b"0", b"COUNT", b"1000"]
-                     + self.opt([], [b"MATCH", b"*1*"]), "scan"),
+            lambda: ([b"SSCAN", K, b"0", b"COUNT", b"1000"] + self.opt([], [b"MATCH", b"*1*"]), "scan"),
+            lambda: ([self.pick([b"HSCAN", b"ZSCAN"]), K, b"0", b"COUNT", b"1000"]
+                     + self.opt([], [b"MATCH", b"*1*"]), "scan-pairs"),
             # hashes
             lambda: ([b"HSET", K, self.field(), V] + self.opt([], [self.field(), self.value()], [self.field()]), None),
             lambda: ([b"HSETNX", K, self.field(), V], None),
@@ -237,7 +239,7 @@ def normalize(reply, norm):
         # judges the collection as it is. Encodings by size and content are checked in
         # test_redis_cli.py and the families' tests; here only that there is one.
         return kind, b"an encoding"
-    if kind == "ok" and norm == "scan" and isinstance(v, (list, tuple)) and len(v) == 2:
+    if kind == "ok" and norm in ("scan", "scan-pairs") and isinstance(v, (list, tuple)) and len(v) == 2:
         # One COUNT 1000 call returns everything; cursors and order are the server's own.
         cursor, items = v
         if isinstance(items, dict):
@@ -302,3 +304,111 @@ def test_random_commands_reply_as_redis(pair, seed, protocol):
                 p.flushall()
                 r.flushall()
         assert not diffs, f"seed {seed}:\n" + "\n".join(diffs)
+
+
+class Wire:
+    """A raw RESP connection: sends commands, parses each reply into typed tuples, so that
+    the comparison sees the reply's RESP types (a RESP3 double against a bulk string, a map
+    against an array), which redis-py's reply callbacks smooth over."""
+
+    def __init__(self, port, protocol):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+        self.buf = b""
+        if protocol == 3:
+            self.call([b"HELLO", b"3"])
+
+    def close(self):
+        self.sock.close()
+
+    def call(self, cmd):
+        self.sock.sendall(b"*%d\r\n" % len(cmd) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in cmd))
+        return self.reply()
+
+    def line(self):
+        while b"\r\n" not in self.buf:
+            chunk = self.sock.recv(1 << 16)
+            assert chunk, "connection closed"
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def exact(self, n):
+        while len(self.buf) < n + 2:
+            chunk = self.sock.recv(1 << 16)
+            assert chunk, "connection closed"
+            self.buf += chunk
+        data, self.buf = self.buf[:n], self.buf[n + 2:]
+        return data
+
+    def reply(self):
+        line = self.line()
+        t, rest = line[:1], line[1:]
+        if t in (b"+", b"-", b",", b"(", b"#"):
+            return (t, rest)
+        if t == b":":
+            return (t, int(rest))
+        if t == b"_":
+            return (t,)
+        if t in (b"$", b"=", b"!"):
+            n = int(rest)
+            return (t, None) if n < 0 else (t, self.exact(n))
+        if t in (b"*", b"~", b">"):
+            n = int(rest)
+            return (t, None) if n < 0 else (t, [self.reply() for _ in range(n)])
+        if t in (b"%", b"|"):
+            return (t, [(self.reply(), self.reply()) for _ in range(int(rest))])
+        raise AssertionError(f"unknown reply type {line!r}")
+
+
+def normalize_wire(reply, norm):
+    """The typed reply with what Redis leaves unordered (or undefined) made comparable."""
+    t = reply[0]
+    if t == b"~":
+        return (t, sorted(reply[1], key=repr))
+    if t == b"%" and norm in ("pairs", "sort"):
+        return (t, sorted(reply[1], key=repr))
+    if norm == "sort" and t == b"*" and reply[1] is not None:
+        return (t, sorted(reply[1], key=repr))
+    if norm == "pairs" and t == b"*" and reply[1] is not None:
+        items = reply[1]
+        return (t, sorted(zip(items[::2], items[1::2]), key=repr))
+    if norm == "ttl" and t == b":" and reply[1] > 0:
+        return (t, "positive")
+    if norm == "encoding" and t == b"$" and reply[1] is not None:
+        return (t, b"an encoding")
+    if norm in ("scan", "scan-pairs") and t == b"*" and reply[1] and len(reply[1]) == 2:
+        # One COUNT 1000 call returns everything; cursors and order are the server's own.
+        cursor, items = reply[1]
+        inner = items[1] or []
+        if norm == "scan-pairs":
+            inner = list(zip(inner[::2], inner[1::2]))
+        return (t, [cursor[1] == b"0", items[0], sorted(inner, key=repr)])
+    return reply
+
+
+@pytest.mark.parametrize("protocol", [2, 3], ids=["resp2", "resp3"])
+@pytest.mark.parametrize("seed", range(SEEDS))
+def test_random_commands_same_wire_replies(pair, seed, protocol):
+    """The same random commands on raw sockets: every reply's RESP types and bytes agree."""
+    pm, rd = pair
+    p, r = Wire(pm.port, protocol), Wire(rd.port, protocol)
+    try:
+        p.call([b"FLUSHALL"])
+        r.call([b"FLUSHALL"])
+        gen = Gen(7000 + 1000 * protocol + seed)
+        diffs = []
+        for step in range(COMMANDS):
+            cmd, norm = gen.command()
+            if cmd[0] == b"SELECT":
+                continue
+            a, b = normalize_wire(p.call(cmd), norm), normalize_wire(r.call(cmd), norm)
+            if a != b:
+                diffs.append(f"step {step}: {b' '.join(cmd).decode(errors='replace')}\n  pmemkv: {a}\n  redis:  {b}")
+                if len(diffs) == 5:
+                    break
+                p.call([b"FLUSHALL"])
+                r.call([b"FLUSHALL"])
+        assert not diffs, f"seed {seed}:\n" + "\n".join(diffs)
+    finally:
+        p.close()
+        r.close()
