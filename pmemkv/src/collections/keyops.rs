@@ -7,7 +7,7 @@
 //! segment, so a collection too large for that fails with `BatchTooLarge` and changes nothing.
 
 use crate::collections::keys::{
-    decode_meta, meta_key, space_prefix, CollMeta, Meta, ELEM_SPACE, GROUP_SPACE, ZINDEX_SPACE,
+    decode_meta, meta_key, space_prefix, CollMeta, Meta, StringForm, ELEM_SPACE, GROUP_SPACE, ZINDEX_SPACE,
 };
 use crate::collections::{malformed, Collections};
 use crate::error::Result;
@@ -102,7 +102,9 @@ impl Collections {
         let meta = decode_meta(&raw).ok_or_else(|| malformed(&self.store, src))?;
         let record = match meta {
             // A string may be too big to put inline (a blob): write it the way strings are.
-            Meta::String => return self.put_string(txn, &meta_key(dst), &raw[1..], expiry),
+            Meta::String => {
+                return self.put_string_as(txn, &meta_key(dst), &raw[1..], expiry, StringForm::of(&raw));
+            }
             Meta::Coll(c) => {
                 let version = txn.version();
                 for space in [ELEM_SPACE, GROUP_SPACE, ZINDEX_SPACE] {

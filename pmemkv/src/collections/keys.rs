@@ -112,6 +112,7 @@ impl KeyType {
             4 => KeyType::Set,
             5 => KeyType::ZSet,
             6 => KeyType::Stream,
+            RAW_STRING_TYPE | FLOAT_STRING_TYPE => KeyType::String,
             _ => return None,
         })
     }
@@ -503,10 +504,63 @@ pub fn decode_meta(v: &[u8]) -> Option<Meta> {
     }
 }
 
+/// Type byte of a string last changed in place (`APPEND` to an existing string, `SETRANGE`):
+/// a string like type 1, marked so that `OBJECT ENCODING` reports `raw` as Redis does for
+/// such strings whatever their length or content.
+pub const RAW_STRING_TYPE: u8 = 7;
+
+/// Type byte of a string written as the text of a number that is never integer-encoded
+/// (`INCRBYFLOAT`'s result): `OBJECT ENCODING` reports `embstr` or `raw` by its length,
+/// never `int`, as Redis does.
+pub const FLOAT_STRING_TYPE: u8 = 8;
+
+/// How a string was made, as far as Redis's `OBJECT ENCODING` tells them apart; kept in the
+/// string record's type byte (1, [`RAW_STRING_TYPE`] or [`FLOAT_STRING_TYPE`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StringForm {
+    /// Set whole (`SET` and the like): `int`, `embstr` or `raw` by content and length.
+    #[default]
+    Plain,
+    /// Changed in place (`APPEND` to an existing string, `SETRANGE`): always `raw`.
+    ChangedInPlace,
+    /// The text of a float (`INCRBYFLOAT`): `embstr` or `raw` by length, never `int`.
+    FromFloat,
+}
+
+impl StringForm {
+    /// The type byte of a string record of this form.
+    pub fn type_byte(self) -> u8 {
+        match self {
+            StringForm::Plain => KeyType::String.to_byte(),
+            StringForm::ChangedInPlace => RAW_STRING_TYPE,
+            StringForm::FromFloat => FLOAT_STRING_TYPE,
+        }
+    }
+
+    /// The form of a string record (`Plain` for anything that is not a marked string).
+    pub fn of(record: &[u8]) -> StringForm {
+        match record.first() {
+            Some(&RAW_STRING_TYPE) => StringForm::ChangedInPlace,
+            Some(&FLOAT_STRING_TYPE) => StringForm::FromFloat,
+            _ => StringForm::Plain,
+        }
+    }
+}
+
+/// True if `b` is the type byte of a string record of any form.
+pub fn is_string_type(b: u8) -> bool {
+    b == KeyType::String.to_byte() || b == RAW_STRING_TYPE || b == FLOAT_STRING_TYPE
+}
+
 /// Encodes the metadata record value of a string.
 pub fn encode_string(value: &[u8]) -> Vec<u8> {
+    encode_string_as(value, StringForm::Plain)
+}
+
+/// Encodes the metadata record value of a string of the given form.
+pub fn encode_string_as(value: &[u8], form: StringForm) -> Vec<u8> {
     let mut v = Vec::with_capacity(1 + value.len());
-    v.push(KeyType::String.to_byte());
+    v.push(form.type_byte());
     v.extend_from_slice(value);
     v
 }
@@ -569,6 +623,12 @@ mod tests {
             assert_eq!(decode_meta(&m.encode()), Some(Meta::Coll(m)));
         }
         assert_eq!(decode_meta(&encode_string(b"abc")), Some(Meta::String));
+        for form in [StringForm::Plain, StringForm::ChangedInPlace, StringForm::FromFloat] {
+            let v = encode_string_as(b"abc", form);
+            assert_eq!(decode_meta(&v), Some(Meta::String));
+            assert_eq!(StringForm::of(&v), form);
+            assert!(is_string_type(v[0]));
+        }
         assert_eq!(decode_meta(&[9]), None);
         assert_eq!(decode_meta(&[2, 0]), None);
     }

@@ -47,7 +47,7 @@ use crate::store::{Store, Txn};
 use crate::value::ValueRef;
 
 pub use keyops::ExpireDecision;
-pub use keys::{CollMeta, KeyType, Meta, StreamMeta};
+pub use keys::{CollMeta, KeyType, Meta, StreamMeta, StringForm};
 pub use list::{InsertWhere, ListEnd, LposOptions};
 pub use set::SetOp;
 pub use stream::{

@@ -1,7 +1,9 @@
 //! Strings: the value is stored in the key's metadata record, right after the type byte, so
 //! a read is one zero-copy lookup and a write is one record.
 
-use crate::collections::keys::{encode_string, meta_key, KeyType, Meta, STRING_HEADER_LEN};
+use crate::collections::keys::{
+    encode_string, encode_string_as, is_string_type, meta_key, Meta, StringForm, STRING_HEADER_LEN,
+};
 use crate::collections::{tx_load, Collections};
 use crate::error::{Error, Result};
 use crate::options::{Condition, Expiry};
@@ -55,7 +57,7 @@ impl Collections {
         let mut f = Some(f);
         let r = self.store.get_with(&mk, |raw| match raw {
             None => Ok((f.take().expect("called once"))(None)),
-            Some(raw) if raw.first() == Some(&KeyType::String.to_byte()) => {
+            Some(raw) if raw.first().is_some_and(|b| is_string_type(*b)) => {
                 Ok((f.take().expect("called once"))(Some(&raw[STRING_HEADER_LEN..])))
             }
             Some(_) => Err(Error::WrongType),
@@ -167,6 +169,19 @@ impl Collections {
         key: &[u8],
         f: impl FnOnce(Option<&[u8]>) -> Result<(Option<Vec<u8>>, R)>,
     ) -> Result<R> {
+        self.str_update_as(key, |old| {
+            let (new, r) = f(old)?;
+            Ok((new.map(|v| (v, StringForm::Plain)), r))
+        })
+    }
+
+    /// [`Collections::str_update`] where `f` also gives the new value's [`StringForm`] (how
+    /// Redis's `OBJECT ENCODING` will see it, see [`Collections::str_form`]).
+    pub fn str_update_as<R>(
+        &self,
+        key: &[u8],
+        f: impl FnOnce(Option<&[u8]>) -> Result<(Option<(Vec<u8>, StringForm)>, R)>,
+    ) -> Result<R> {
         self.store.update(|txn| {
             let cur = tx_load(&self.store, txn, key)?;
             let old = match cur.meta {
@@ -175,11 +190,17 @@ impl Collections {
                 Some(_) => return Err(Error::WrongType),
             };
             let (new, r) = f(old)?;
-            if let Some(new) = new {
-                self.put_string(txn, &meta_key(key), &new, cur.expiry)?;
+            if let Some((new, form)) = new {
+                self.put_string_as(txn, &meta_key(key), &new, cur.expiry, form)?;
             }
             Ok(r)
         })
+    }
+
+    /// The [`StringForm`] of string `key` (see [`Collections::str_update_as`]); `Plain` for a
+    /// missing key or a key of another type.
+    pub fn str_form(&self, key: &[u8]) -> Result<StringForm> {
+        self.store.get_with(&meta_key(key), |v| v.map_or(StringForm::Plain, StringForm::of))
     }
 
     /// True if a string of `len` bytes is too large for the log and goes to a blob file.
@@ -191,12 +212,24 @@ impl Collections {
     /// otherwise as a blob file (streamed in chunks, committed with the transaction), so
     /// strings up to Redis's 512 MB limit (and beyond) work.
     pub(crate) fn put_string(&self, txn: &mut Txn<'_>, mk: &[u8], value: &[u8], expiry: Option<u64>) -> Result<()> {
+        self.put_string_as(txn, mk, value, expiry, StringForm::Plain)
+    }
+
+    /// [`Collections::put_string`] for a string of the given form.
+    pub(crate) fn put_string_as(
+        &self,
+        txn: &mut Txn<'_>,
+        mk: &[u8],
+        value: &[u8],
+        expiry: Option<u64>,
+        form: StringForm,
+    ) -> Result<()> {
         if !self.is_big(value.len()) {
-            return txn.put_with_expiry(mk, &encode_string(value), expiry);
+            return txn.put_with_expiry(mk, &encode_string_as(value, form), expiry);
         }
         let mut stage = self.store.stage_blob()?;
         let io = |e: std::io::Error| Error::io("writing a large string to its blob file", e);
-        std::io::Write::write_all(&mut stage, &[KeyType::String.to_byte()]).map_err(io)?;
+        std::io::Write::write_all(&mut stage, &[form.type_byte()]).map_err(io)?;
         std::io::Write::write_all(&mut stage, value).map_err(io)?;
         txn.put_blob(mk, stage.finish()?, expiry)
     }
@@ -221,11 +254,13 @@ impl Collections {
     /// Appends `value` to string `key` (`APPEND`; creates it if absent) and returns the new
     /// length.
     pub fn str_append(&self, key: &[u8], value: &[u8]) -> Result<u64> {
-        self.str_update(key, |old| {
+        self.str_update_as(key, |old| {
+            // Appending to an existing string changes it in place (Redis: `raw`).
+            let form = if old.is_some() { StringForm::ChangedInPlace } else { StringForm::Plain };
             let mut v = old.unwrap_or_default().to_vec();
             v.extend_from_slice(value);
             let len = v.len() as u64;
-            Ok((Some(v), len))
+            Ok((Some((v, form)), len))
         })
     }
 

@@ -3,7 +3,7 @@
 //! TOUCH, OBJECT.
 
 use bytes::Bytes;
-use pmemkv::collections::{ExpireDecision, KeyTtl, KeyType};
+use pmemkv::collections::{ExpireDecision, KeyTtl, KeyType, StringForm};
 
 use super::flags::*;
 use super::{int_arg, is, show, Command, Ctx};
@@ -611,7 +611,14 @@ fn object(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         let enc = match t {
             KeyType::String => {
                 let v = ctx.srv.colls.str_get(&key)?.unwrap_or_else(|| pmemkv::ValueRef::owned(b""));
-                if v.len() <= 20 && crate::protocol::request::parse_int(&v).is_some() {
+                let form = ctx.srv.colls.str_form(&key)?;
+                if form == StringForm::ChangedInPlace {
+                    // Changed in place by APPEND or SETRANGE, as Redis's dbUnshareStringValue.
+                    "raw"
+                } else if form == StringForm::Plain
+                    && v.len() <= 20
+                    && crate::protocol::request::parse_int(&v).is_some()
+                {
                     "int"
                 } else if v.len() <= 44 {
                     "embstr"

@@ -5,7 +5,7 @@
 //! write is one engine transaction.
 
 use bytes::Bytes;
-use pmemkv::collections::{SetOptions, SetOutcome};
+use pmemkv::collections::{SetOptions, SetOutcome, StringForm};
 use pmemkv::{Condition, Expiry};
 
 use super::flags::*;
@@ -506,7 +506,9 @@ fn too_big() -> CmdError {
 /// ```
 fn append(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let add = args[2].clone();
-    let len = ctx.srv.colls.str_update(&ctx.key(&args[1]), move |old| {
+    let len = ctx.srv.colls.str_update_as(&ctx.key(&args[1]), move |old| {
+        // Appending to an existing string changes it in place: Redis then reports it `raw`.
+        let form = if old.is_some() { StringForm::ChangedInPlace } else { StringForm::Plain };
         let old = old.unwrap_or_default();
         if old.len() as u64 + add.len() as u64 > MAX_STRING {
             return Err(pmemkv::Error::InvalidArgument(
@@ -517,7 +519,7 @@ fn append(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         v.extend_from_slice(old);
         v.extend_from_slice(&add);
         let len = v.len() as i64;
-        Ok((Some(v), len))
+        Ok((Some((v, form)), len))
     })?;
     ctx.out.int(len);
     Ok(())
@@ -579,7 +581,7 @@ fn setrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if !value.is_empty() && offset + value.len() as u64 > MAX_STRING {
         return Err(too_big());
     }
-    let len = ctx.srv.colls.str_update(&ctx.key(&args[1]), move |old| {
+    let len = ctx.srv.colls.str_update_as(&ctx.key(&args[1]), move |old| {
         let Some(old) = old else {
             if value.is_empty() {
                 // Nothing to write and no key to create.
@@ -588,7 +590,7 @@ fn setrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             let mut v = vec![0u8; offset as usize];
             v.extend_from_slice(&value);
             let n = v.len() as i64;
-            return Ok((Some(v), n));
+            return Ok((Some((v, StringForm::ChangedInPlace)), n));
         };
         if value.is_empty() {
             return Ok((None, old.len() as i64));
@@ -600,7 +602,8 @@ fn setrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         }
         v[offset as usize..end].copy_from_slice(&value);
         let n = v.len() as i64;
-        Ok((Some(v), n))
+        // Changed in place: Redis reports such a string `raw` whatever its content.
+        Ok((Some((v, StringForm::ChangedInPlace)), n))
     })?;
     ctx.out.int(len);
     Ok(())
@@ -649,7 +652,7 @@ fn decrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let delta = LongDouble::parse(&args[2]);
     // The increment is checked after the key's type and current value, as in Redis.
-    let text = ctx.srv.colls.str_update(&ctx.key(&args[1]), move |old| {
+    let text = ctx.srv.colls.str_update_as(&ctx.key(&args[1]), move |old| {
         let cur = match old {
             None => Ok(LongDouble::zero()),
             Some(b) => LongDouble::parse(b),
@@ -662,7 +665,8 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             _ => Err(nan_or_infinity()),
         }?;
         let text = sum.to_human();
-        Ok((Some(text.clone().into_bytes()), text))
+        // Redis stores the result as text, never integer-encoded (`OBJECT ENCODING` embstr).
+        Ok((Some((text.clone().into_bytes(), StringForm::FromFloat)), text))
     })?;
     ctx.out.bulk(text.as_bytes());
     Ok(())
