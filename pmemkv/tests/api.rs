@@ -749,7 +749,7 @@ fn prefetch_on_every_kind_of_key_changes_nothing() {
     let mut w = s.blob_writer(b"blob").unwrap();
     w.write_all(&vec![3u8; 300_000]).unwrap();
     w.commit().unwrap();
-    s.put(b"last", &vec![9u8; 200]).unwrap();
+    s.put(b"last", &[9u8; 200]).unwrap();
     clock.advance(1_000);
     let keys: [&[u8]; 8] = [b"small", b"empty", b"large", b"gone", b"expired", b"blob", b"last", b"absent"];
     let read = |s: &Store| keys.iter().map(|k| s.get(k).unwrap().map(|v| v.to_vec())).collect::<Vec<_>>();

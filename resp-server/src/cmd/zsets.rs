@@ -1153,6 +1153,22 @@ fn zrandmember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
+/// Most members of a sorted set Redis keeps as a listpack (`zset-max-listpack-entries`).
+const LISTPACK_ENTRIES: u64 = 128;
+/// Longest member of a sorted set Redis keeps as a listpack (`zset-max-listpack-value`).
+const LISTPACK_VALUE: usize = 64;
+
+/// The encoding Redis would report for sorted set `key` (`OBJECT ENCODING`): `listpack` while
+/// it is small (at most 128 members of at most 64 bytes), else `skiplist`. Judged from the
+/// set as it is now (Redis never converts back after shrinking). O(1) for a large set.
+pub fn object_encoding(colls: &pmemkv::Collections, key: &[u8]) -> Result<&'static str, CmdError> {
+    if colls.zcard(key)? > LISTPACK_ENTRIES {
+        return Ok("skiplist");
+    }
+    let small = colls.zrange_by_rank(key, 0, -1, false)?.iter().all(|(m, _)| m.len() <= LISTPACK_VALUE);
+    Ok(if small { "listpack" } else { "skiplist" })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1213,20 +1229,4 @@ mod tests {
         assert_eq!(lex_bound(b""), None);
         assert_eq!(lex_bound(b"["), Some(LexBound::Inclusive(Vec::new())));
     }
-}
-
-/// Most members of a sorted set Redis keeps as a listpack (`zset-max-listpack-entries`).
-const LISTPACK_ENTRIES: u64 = 128;
-/// Longest member of a sorted set Redis keeps as a listpack (`zset-max-listpack-value`).
-const LISTPACK_VALUE: usize = 64;
-
-/// The encoding Redis would report for sorted set `key` (`OBJECT ENCODING`): `listpack` while
-/// it is small (at most 128 members of at most 64 bytes), else `skiplist`. Judged from the
-/// set as it is now (Redis never converts back after shrinking). O(1) for a large set.
-pub fn object_encoding(colls: &pmemkv::Collections, key: &[u8]) -> Result<&'static str, CmdError> {
-    if colls.zcard(key)? > LISTPACK_ENTRIES {
-        return Ok("skiplist");
-    }
-    let small = colls.zrange_by_rank(key, 0, -1, false)?.iter().all(|(m, _)| m.len() <= LISTPACK_VALUE);
-    Ok(if small { "listpack" } else { "skiplist" })
 }
