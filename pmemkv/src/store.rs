@@ -551,7 +551,12 @@ impl Inner {
     /// compacts, which bounds the disk space.
     pub fn wait(&self, at: Option<Lsn>, d: Durability) -> Result<()> {
         if self.view.load().active.len() >= self.opts.memtable_max_entries.saturating_mul(4) {
+            let started = std::time::Instant::now();
             crate::maintenance::checkpoint(self)?;
+            tracing::debug!(
+                ms = started.elapsed().as_millis() as u64,
+                "a writer checkpointed itself (memtable over 4x its limit)"
+            );
         }
         let forced = self.bg.reclaim_forced.swap(false, Ordering::AcqRel);
         if self.bg.reclaim_urgent.swap(false, Ordering::AcqRel) || forced {
