@@ -620,8 +620,7 @@ pub(crate) fn apply_op(
     let before = prev.filter(|p| p.value.is_some()).map(|p| p.expire_at_ms != 0);
     let after = new.value.is_some().then_some(new.expire_at_ms != 0);
     if before != after {
-        let dk = after.is_some() as i64 - before.is_some() as i64;
-        let de = after.unwrap_or(false) as i64 - before.unwrap_or(false) as i64;
+        let (dk, de) = count_delta(before, after);
         w.count_deltas.push((key_bucket(key), dk, de));
     }
     if matches!(kind, OpKind::Delete | OpKind::SetExpiry) {
@@ -630,6 +629,12 @@ pub(crate) fn apply_op(
         w.stats.entry(seg).or_insert(SegmentStats { id: seg, ..Default::default() }).dead_bytes += op_len;
     }
     view.active.insert_hashed(key, hash, new);
+}
+
+/// How a key's change moves the key counts (keys, keys with an expiry): `before` and `after`
+/// are `None` for no value, else whether the value has an expiry.
+fn count_delta(before: Option<bool>, after: Option<bool>) -> (i64, i64) {
+    (after.is_some() as i64 - before.is_some() as i64, after.unwrap_or(false) as i64 - before.unwrap_or(false) as i64)
 }
 
 /// Accounts a record of `len` bytes appended to `segment` whose ops take `ops_len` of them.
@@ -1232,8 +1237,9 @@ impl Store {
                 Pending::Delete => None,
                 Pending::SetExpiry(e) => before.map(|_| *e != 0),
             };
-            dk += after.is_some() as i64 - before.is_some() as i64;
-            de += after.unwrap_or(false) as i64 - before.unwrap_or(false) as i64;
+            let (k, e) = count_delta(before, after);
+            dk += k;
+            de += e;
         }
         inner.group.put_back(state);
         (dk, de)
@@ -1574,8 +1580,7 @@ impl Txn<'_> {
         // so it stops counting as a key and its space is reclaimed.
         let stored = || -> Result<bool> { Ok(self.view.lookup(key)?.is_some_and(|e| e.value.is_some())) };
         if was || self.pending.contains_key(key) || stored()? {
-            self.note_undo(key);
-            self.pending.insert(key.to_vec(), Pending::Delete);
+            self.delete_live(key)?;
         }
         Ok(was)
     }

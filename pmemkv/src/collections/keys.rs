@@ -549,7 +549,7 @@ impl StringForm {
 
 /// True if `b` is the type byte of a string record of any form.
 pub fn is_string_type(b: u8) -> bool {
-    b == KeyType::String.to_byte() || b == RAW_STRING_TYPE || b == FLOAT_STRING_TYPE
+    KeyType::from_byte(b) == Some(KeyType::String)
 }
 
 /// Encodes the metadata record value of a string.

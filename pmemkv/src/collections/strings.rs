@@ -48,12 +48,7 @@ impl Collections {
     /// key holds a collection. The fastest read: one key allocation, no reference count, no
     /// copy before `f`.
     pub fn str_get_with<R>(&self, key_parts: &[&[u8]], f: impl FnOnce(Option<&[u8]>) -> R) -> Result<R> {
-        // Short keys are built on the stack: no allocation on the `GET` path.
-        let mut mk: smallvec::SmallVec<[u8; 64]> = smallvec::SmallVec::new();
-        mk.push(crate::collections::keys::META_SPACE);
-        for p in key_parts {
-            mk.extend_from_slice(p);
-        }
+        let mk = meta_key_of_parts(key_parts);
         let mut f = Some(f);
         let r = self.store.get_with(&mk, |raw| match raw {
             None => Ok((f.take().expect("called once"))(None)),
@@ -68,12 +63,7 @@ impl Collections {
     /// Prefetches the string whose user key is the concatenation of `key_parts` (see
     /// [`Store::prefetch`](crate::Store::prefetch)): a batch of reads issues these first.
     pub fn str_prefetch(&self, key_parts: &[&[u8]]) {
-        let mut mk: smallvec::SmallVec<[u8; 64]> = smallvec::SmallVec::new();
-        mk.push(crate::collections::keys::META_SPACE);
-        for p in key_parts {
-            mk.extend_from_slice(p);
-        }
-        self.store.prefetch(&mk);
+        self.store.prefetch(&meta_key_of_parts(key_parts));
     }
 
     /// Sets string `key` (`SET`). Like Redis, a plain set replaces a key of any type (a
@@ -279,6 +269,17 @@ impl Collections {
             }
         })
     }
+}
+
+/// The metadata key of the user key made of `parts` (e.g. a database prefix and a key), built
+/// on the stack for short keys: no allocation on the `GET` path.
+fn meta_key_of_parts(parts: &[&[u8]]) -> smallvec::SmallVec<[u8; 64]> {
+    let mut mk = smallvec::SmallVec::new();
+    mk.push(crate::collections::keys::META_SPACE);
+    for p in parts {
+        mk.extend_from_slice(p);
+    }
+    mk
 }
 
 /// Parses a decimal `i64` the way Redis does (optional `-`, no `+`, no leading zeros or

@@ -41,11 +41,7 @@ pub struct SubCommand {
 impl SubCommand {
     /// True if `n` arguments (container and subcommand included) satisfy the arity.
     pub fn arity_ok(&self, n: usize) -> bool {
-        if self.arity >= 0 {
-            n == self.arity as usize
-        } else {
-            n >= self.arity.unsigned_abs() as usize
-        }
+        super::arity_holds(self.arity, n)
     }
 }
 
@@ -286,14 +282,23 @@ fn complexity(name: &str) -> Option<&'static str> {
 
 /// Runs the subcommand `args[1]` of container `container` from `subs`.
 fn dispatch(ctx: &mut Ctx<'_>, args: &[Bytes], container: &str, subs: &[SubCommand]) -> CmdResult {
-    let sub = &args[1];
-    let Some(s) = subs.iter().find(|s| is(sub, s.name)) else {
-        return Err(CmdError::unknown_subcommand(sub, container));
+    (find_sub(args, container, subs)?.run)(ctx, args)
+}
+
+/// The subcommand `args[1]` of container `container` from `subs`, if it exists and its arity
+/// holds; otherwise Redis's error for it.
+pub(crate) fn find_sub<'a>(
+    args: &[Bytes],
+    container: &str,
+    subs: &'a [SubCommand],
+) -> Result<&'a SubCommand, CmdError> {
+    let Some(s) = subs.iter().find(|s| is(&args[1], s.name)) else {
+        return Err(CmdError::unknown_subcommand(&args[1], container));
     };
     if !s.arity_ok(args.len()) {
         return Err(CmdError::wrong_args(&format!("{container}|{}", s.name)));
     }
-    (s.run)(ctx, args)
+    Ok(s)
 }
 
 /// Redis's `addReplyHelp`: a header naming the command as typed, the lines, and the `HELP`

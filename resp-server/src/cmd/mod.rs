@@ -143,13 +143,7 @@ impl std::fmt::Debug for Command {
 impl Command {
     /// True if `n` arguments (name included) satisfy the arity.
     pub fn arity_ok(&self, n: usize) -> bool {
-        let n = n as i64;
-        let a = self.arity as i64;
-        if a >= 0 {
-            n == a
-        } else {
-            n >= -a
-        }
+        arity_holds(self.arity, n)
     }
 
     /// True if the command has flag `f`.
@@ -178,22 +172,40 @@ pub fn check_subcommand(name: &str, args: &[Bytes]) -> Result<(), CmdError> {
         return Ok(());
     }
     match name {
-        "xgroup" => streams::check_sub(args, name, streams::XGROUP_SUBS).map(drop),
-        "xinfo" => streams::check_sub(args, name, streams::XINFO_SUBS).map(drop),
-        "object" => streams::check_sub(args, name, OBJECT_SUBS).map(drop),
+        "xgroup" => check_sub(args, name, streams::XGROUP_SUBS).map(drop),
+        "xinfo" => check_sub(args, name, streams::XINFO_SUBS).map(drop),
+        "object" => check_sub(args, name, OBJECT_SUBS).map(drop),
         "config" | "command" | "slowlog" | "latency" => {
-            let Some(s) =
-                introspection::subcommands(name).iter().find(|s| args[1].eq_ignore_ascii_case(s.name.as_bytes()))
-            else {
-                return Err(CmdError::unknown_subcommand(&args[1], name));
-            };
-            if s.arity_ok(args.len()) {
-                Ok(())
-            } else {
-                Err(CmdError::wrong_args(&format!("{name}|{}", s.name)))
-            }
+            introspection::find_sub(args, name, introspection::subcommands(name)).map(drop)
         }
         _ => Ok(()),
+    }
+}
+
+/// The subcommand `args[1]` of container `container` from `subs` (name, Redis arity), if it
+/// exists and its arity holds; otherwise Redis's error for it.
+pub(crate) fn check_sub(
+    args: &[Bytes],
+    container: &str,
+    subs: &[(&'static str, i32)],
+) -> Result<&'static str, CmdError> {
+    let Some(&(name, arity)) = subs.iter().find(|(n, _)| is(&args[1], n)) else {
+        return Err(CmdError::unknown_subcommand(&args[1], container));
+    };
+    if !arity_holds(arity, args.len()) {
+        return Err(CmdError::wrong_args(&format!("{container}|{name}")));
+    }
+    Ok(name)
+}
+
+/// True if `n` arguments (the name included) satisfy a Redis arity: exactly `arity` if it is
+/// positive, at least `-arity` if negative.
+pub fn arity_holds(arity: i32, n: usize) -> bool {
+    let (n, a) = (n as i64, arity as i64);
+    if a >= 0 {
+        n == a
+    } else {
+        n >= -a
     }
 }
 

@@ -20,7 +20,7 @@ use pmemkv::collections::{
 };
 
 use super::flags::*;
-use super::{int_arg, is, show, Command, Ctx};
+use super::{check_sub, int_arg, is, show, Command, Ctx};
 use crate::blocking::{BlockRequest, Served};
 use crate::error::{CmdError, CmdResult};
 use crate::keyspace::db_key;
@@ -743,24 +743,6 @@ pub(crate) static XGROUP_SUBS: &[(&str, i32)] =
 
 /// `XINFO`'s subcommands and their Redis arities.
 pub(crate) static XINFO_SUBS: &[(&str, i32)] = &[("stream", -3), ("groups", 3), ("consumers", 4), ("help", 2)];
-
-/// The subcommand of a container command, if it exists and its arity holds; otherwise
-/// Redis's error for it.
-pub(crate) fn check_sub(
-    args: &[Bytes],
-    container: &str,
-    subs: &[(&'static str, i32)],
-) -> Result<&'static str, CmdError> {
-    let Some(&(name, arity)) = subs.iter().find(|(n, _)| is(&args[1], n)) else {
-        return Err(CmdError::unknown_subcommand(&args[1], container));
-    };
-    let n = args.len() as i32;
-    let ok = if arity >= 0 { n == arity } else { n >= -arity };
-    if !ok {
-        return Err(CmdError::wrong_args(&format!("{container}|{name}")));
-    }
-    Ok(name)
-}
 
 fn nogroup_for_key(key: &[u8], group: &[u8]) -> CmdError {
     CmdError(format!("NOGROUP No such consumer group '{}' for key name '{}'", show(group), show(key)))
