@@ -32,7 +32,7 @@ pub(crate) struct GroupState {
     /// which cannot take the writer lock the group holds).
     pub log_stats: (u64, u64, u64),
     /// Blob files staged by the group's transactions (deleted if not referenced at the end).
-    pub staged: Vec<u64>,
+    pub staged: Vec<crate::blob_ids::BlobTicket>,
 }
 
 /// The store's group slot: at most one group is open at a time (it holds the writer lock).

@@ -2,6 +2,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod blob;
+mod blob_ids;
 pub mod collections;
 mod dead_marks;
 pub mod entry;

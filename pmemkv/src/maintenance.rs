@@ -65,7 +65,17 @@ fn checkpoint_locked(inner: &Inner, maint: &mut Maint) -> Result<()> {
     inner.free_retired();
     let started = Instant::now();
     let old = &maint.manifest;
-    let (frozen, at, last_seq, next_segment_id, run_id, next_blob_id, stats, dead_blobs, key_counts) = {
+    let (
+        frozen,
+        at,
+        last_seq,
+        next_segment_id,
+        run_id,
+        (next_blob_id, uncommitted_blobs),
+        stats,
+        dead_blobs,
+        key_counts,
+    ) = {
         let mut w = inner.writer.lock();
         let view = inner.view.load();
         let unchanged = w.active.id() == old.log_segment && w.pos == old.log_offset as u64;
@@ -90,7 +100,9 @@ fn checkpoint_locked(inner: &Inner, maint: &mut Maint) -> Result<()> {
             w.next_seq - 1,
             w.next_segment_id,
             run_id,
-            inner.next_blob_id.load(Ordering::Acquire),
+            // Under the writer lock, like every commit that settles a blob: an id outstanding
+            // here has its commit (if any) after `at` (see `blob_ids`).
+            inner.blob_ids.snapshot(),
             w.stats.clone(),
             dead,
             counts,
@@ -119,6 +131,7 @@ fn checkpoint_locked(inner: &Inner, maint: &mut Maint) -> Result<()> {
             pending_segments: ready.clone(),
             pending_blobs: dead_blobs.clone(),
             key_counts: Some(key_counts),
+            uncommitted_blobs,
         };
         manifest.write(&inner.dir)?;
         Ok((manifest, new_run, ready, keep))

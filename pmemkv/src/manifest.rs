@@ -20,12 +20,17 @@
 //!     segment_count u32 | (segment id u32 | total_bytes u64 | dead_bytes u64) × segment_count |
 //!     pending_segment_count u32 | segment ids u32 × n |
 //!     pending_blob_count u32 | blob ids u64 × n |
-//!     (version 2) key_bucket_count u32 | (bucket [u8; 3] | keys u64 | expiring u64) × n
+//!     (version ≥ 2) key_bucket_count u32 | (bucket [u8; 3] | keys u64 | expiring u64) × n |
+//!     (version 3) uncommitted_blob_count u32 | blob ids u64 × n
 //! ```
 //!
 //! Key buckets count the keys with a value in the index (expired ones included until a merge
 //! drops them) by their first byte, and by their first two bytes in the collection layer's
 //! metadata space (see `store::key_bucket`). Version 1 manifests have no buckets; opening one counts the keys once.
+//!
+//! Uncommitted blobs are the blob ids allocated but not referenced by a log record at the
+//! checkpoint (see `blob_ids`); recovery deletes those the replayed tail does not reference.
+//! Version 1 and 2 manifests lack the list (their stores may keep such an orphan forever).
 
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -36,8 +41,8 @@ use crate::error::{Error, Result};
 /// Magic bytes of a manifest file.
 pub const MANIFEST_MAGIC: &[u8; 8] = b"PMKVMANI";
 /// The manifest format version this build writes and reads.
-pub const MANIFEST_FORMAT_VERSION: u32 = 2;
-/// The older manifest version this build still reads (it lacks the key counts).
+pub const MANIFEST_FORMAT_VERSION: u32 = 3;
+/// The oldest manifest version this build still reads (it lacks the key counts).
 pub const MANIFEST_FORMAT_V1: u32 = 1;
 /// Names of the two manifest slots.
 pub const MANIFEST_FILES: [&str; 2] = ["MANIFEST-A", "MANIFEST-B"];
@@ -84,6 +89,8 @@ pub struct Manifest {
     /// Keys per two-byte bucket at the checkpoint: `(bucket, keys, keys with an expiry)`;
     /// `None` when read from a version-1 manifest.
     pub key_counts: Option<Vec<([u8; 3], u64, u64)>>,
+    /// Blob ids allocated but not committed at the checkpoint (empty before version 3).
+    pub uncommitted_blobs: Vec<u64>,
 }
 
 impl Manifest {
@@ -123,6 +130,10 @@ impl Manifest {
             body.extend_from_slice(&keys.to_le_bytes());
             body.extend_from_slice(&expiring.to_le_bytes());
         }
+        body.extend_from_slice(&(self.uncommitted_blobs.len() as u32).to_le_bytes());
+        for b in &self.uncommitted_blobs {
+            body.extend_from_slice(&b.to_le_bytes());
+        }
         let mut out = Vec::with_capacity(MANIFEST_HEADER_LEN + body.len() + 4);
         out.extend_from_slice(MANIFEST_MAGIC);
         out.extend_from_slice(&MANIFEST_FORMAT_VERSION.to_le_bytes());
@@ -152,7 +163,7 @@ impl Manifest {
             return Err(bad(end, "manifest checksum mismatch"));
         }
         let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4"));
-        if version != MANIFEST_FORMAT_VERSION && version != MANIFEST_FORMAT_V1 {
+        if !(MANIFEST_FORMAT_V1..=MANIFEST_FORMAT_VERSION).contains(&version) {
             return Err(Error::UnsupportedVersion {
                 path: path.to_owned(),
                 found: version,
@@ -198,6 +209,11 @@ impl Manifest {
                 counts.push((bucket, r.u64().ok_or_else(short)?, r.u64().ok_or_else(short)?));
             }
             m.key_counts = Some(counts);
+        }
+        if version >= 3 {
+            for _ in 0..r.count(8).ok_or_else(short)? {
+                m.uncommitted_blobs.push(r.u64().ok_or_else(short)?);
+            }
         }
         Ok(m)
     }
@@ -294,30 +310,37 @@ mod tests {
             pending_segments: vec![2],
             pending_blobs: vec![1],
             key_counts: Some(vec![([2, b'M', 0], 10, 3), ([1, b'x', 0], 1, 0)]),
+            uncommitted_blobs: vec![3, 9],
         }
     }
 
+    /// Re-frames the first `body_len` body bytes of an encoded manifest as `version`.
+    fn reframe(encoded: &[u8], version: u32, body_len: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend_from_slice(MANIFEST_MAGIC);
+        out.extend_from_slice(&version.to_le_bytes());
+        out.extend_from_slice(&(body_len as u32).to_le_bytes());
+        out.extend_from_slice(&encoded[MANIFEST_HEADER_LEN..MANIFEST_HEADER_LEN + body_len]);
+        let crc = crc32fast::hash(&out);
+        out.extend_from_slice(&crc.to_le_bytes());
+        out
+    }
+
     #[test]
-    fn version_1_manifests_still_read_without_counts() {
-        let m = Manifest { key_counts: Some(Vec::new()), ..sample(5) };
-        let v2 = m.encode();
-        // A version-1 file is the same body without the trailing (empty) count section.
-        let body_len = u32::from_le_bytes(v2[12..16].try_into().unwrap()) as usize - 4;
-        let mut v1 = Vec::new();
-        v1.extend_from_slice(MANIFEST_MAGIC);
-        v1.extend_from_slice(&MANIFEST_FORMAT_V1.to_le_bytes());
-        v1.extend_from_slice(&(body_len as u32).to_le_bytes());
-        v1.extend_from_slice(&v2[MANIFEST_HEADER_LEN..MANIFEST_HEADER_LEN + body_len]);
-        let crc = crc32fast::hash(&v1);
-        v1.extend_from_slice(&crc.to_le_bytes());
-        let back = Manifest::decode(Path::new("m"), &v1).unwrap();
-        assert_eq!(back, Manifest { key_counts: None, ..m });
-        let mut v3 = v2.clone();
-        v3[8..12].copy_from_slice(&3u32.to_le_bytes());
-        let crc = crc32fast::hash(&v3[..v3.len() - 4]);
-        let n = v3.len();
-        v3[n - 4..].copy_from_slice(&crc.to_le_bytes());
-        assert!(matches!(Manifest::decode(Path::new("m"), &v3), Err(Error::UnsupportedVersion { found: 3, .. })));
+    fn older_versions_still_read_and_newer_ones_are_refused() {
+        let m = Manifest { key_counts: Some(Vec::new()), uncommitted_blobs: Vec::new(), ..sample(5) };
+        let v3 = m.encode();
+        let body_len = u32::from_le_bytes(v3[12..16].try_into().unwrap()) as usize;
+        // Version 2 lacks the trailing (empty) uncommitted-blob section; version 1 also the
+        // key count section.
+        let v2 = reframe(&v3, 2, body_len - 4);
+        assert_eq!(Manifest::decode(Path::new("m"), &v2).unwrap(), m);
+        let v1 = reframe(&v3, MANIFEST_FORMAT_V1, body_len - 8);
+        assert_eq!(Manifest::decode(Path::new("m"), &v1).unwrap(), Manifest { key_counts: None, ..m.clone() });
+        let v4 = reframe(&v3, 4, body_len);
+        assert!(matches!(Manifest::decode(Path::new("m"), &v4), Err(Error::UnsupportedVersion { found: 4, .. })));
+        let full = sample(6);
+        assert_eq!(Manifest::decode(Path::new("m"), &full.encode()).unwrap(), full);
     }
 
     #[test]

@@ -350,13 +350,14 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<Inner>> {
     w.next_segment_id = w.next_segment_id.max(w.active.id() + 1);
     w.log_bytes_since_checkpoint = report.replayed_bytes;
 
-    // Blobs: incomplete ones, and complete ones never committed (newer than the checkpoint
-    // and not referenced by the replayed tail).
+    // Blobs: incomplete ones, and complete ones never committed: allocated after the
+    // checkpoint, or outstanding at it, and not referenced by the replayed tail.
+    let uncommitted: std::collections::HashSet<u64> = manifest.uncommitted_blobs.iter().copied().collect();
     let mut removed_blobs = blob::remove_incomplete_blobs(&dir)?;
     for ent in std::fs::read_dir(&dir).map_err(|e| Error::io(format!("listing {}", dir.display()), e))? {
         let ent = ent.map_err(|e| Error::io(format!("listing {}", dir.display()), e))?;
         if let Some(id) = ent.file_name().to_str().and_then(blob::parse_blob_file_name) {
-            if id >= manifest.next_blob_id && !referenced_blobs.contains(&id) {
+            if (id >= manifest.next_blob_id || uncommitted.contains(&id)) && !referenced_blobs.contains(&id) {
                 remove_if_exists(&ent.path())?;
                 removed_blobs.push(id);
             } else {
@@ -410,7 +411,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<Inner>> {
         group: Default::default(),
         key_counts: Mutex::new(key_counts),
         expire_cursor: Mutex::new(None),
-        next_blob_id: std::sync::atomic::AtomicU64::new(next_blob_id),
+        blob_ids: crate::blob_ids::BlobIds::new(next_blob_id),
         retired: Mutex::new(Vec::new()),
     }))
 }

@@ -17,6 +17,7 @@ use arc_swap::ArcSwap;
 use parking_lot::{Condvar, Mutex, MutexGuard, RwLock};
 
 use crate::blob::{BlobFile, BlobWriter};
+use crate::blob_ids::{BlobIds, BlobTicket};
 use crate::entry::{Entry, ValueLoc};
 use crate::error::{Error, Result};
 use crate::iter::{Direction, KeyRange, MergeIter, Overlay};
@@ -65,9 +66,10 @@ pub(crate) struct Inner {
     pub key_counts: Mutex<KeyCounts>,
     /// Where the incremental purge of expired keys continues (`None`: from the start).
     pub expire_cursor: Mutex<Option<Vec<u8>>>,
-    /// The id the next blob file gets (allocated without the writer lock, so a blob can be
-    /// staged from inside a transaction).
-    pub next_blob_id: AtomicU64,
+    /// Blob ids: the next one, and those allocated but not yet committed (allocated without
+    /// the writer lock, so a blob can be staged from inside a transaction; see
+    /// [`crate::blob_ids`]).
+    pub blob_ids: Arc<BlobIds>,
     /// Memtables, runs and segments taken out of the view that readers may still hold (see
     /// [`Inner::retire`]).
     pub retired: Mutex<Vec<Arc<dyn std::any::Any + Send + Sync>>>,
@@ -126,7 +128,7 @@ pub(crate) struct Writer {
     pub next_seq: u64,
     pub next_segment_id: u32,
     pub next_run_id: u64,
-    /// Next blob id, as found by recovery (afterwards ids come from `Inner::next_blob_id`).
+    /// Next blob id, as found by recovery (afterwards ids come from `Inner::blob_ids`).
     pub next_blob_id: u64,
     pub stats: BTreeMap<u32, SegmentStats>,
     /// Blobs superseded at the given LSN; deleted once a checkpoint covers it.
@@ -354,23 +356,38 @@ impl Inner {
         });
     }
 
-    /// Deletes staged blob files that `committed` does not reference (all of them when the
-    /// transaction did not commit). They were never named by a log record, so nothing else
-    /// can point at them.
-    fn discard_staged(&self, staged: &[u64], committed: Option<&BTreeMap<Vec<u8>, Pending>>) {
-        for id in staged {
-            let used =
-                committed.is_some_and(|p| p.values().any(|x| matches!(x, Pending::PutBlob { id: i, .. } if i == id)));
-            if used {
-                continue;
-            }
-            self.blobs.write().remove(id);
-            let path = self.dir.join(crate::blob::blob_file_name(*id));
-            if let Err(e) = std::fs::remove_file(&path) {
-                if e.kind() != std::io::ErrorKind::NotFound {
-                    tracing::warn!(path = %path.display(), error = %e, "could not delete an unused staged blob");
-                }
-            }
+    /// Settles the blobs a transaction staged, right after its commit attempt and under the
+    /// writer lock: those the committed writes reference stop being outstanding; the others
+    /// (all of them when the transaction did not commit) were never named by a durable log
+    /// record, so they are deleted.
+    fn settle_staged(&self, staged: Vec<BlobTicket>, committed: Option<&BTreeMap<Vec<u8>, Pending>>) {
+        let referenced: std::collections::HashSet<u64> = committed
+            .into_iter()
+            .flat_map(|p| p.values())
+            .filter_map(|x| match x {
+                Pending::PutBlob { id, .. } => Some(*id),
+                _ => None,
+            })
+            .collect();
+        for ticket in staged {
+            let used = referenced.contains(&ticket.id());
+            self.settle_blob(ticket, used);
+        }
+    }
+
+    /// Settles one blob after a commit attempt, under the writer lock: `committed` means the
+    /// commit that references it succeeded. An uncommitted blob is deleted — unless the
+    /// failure poisoned the store (a log write failed, so the record may be on disk
+    /// regardless): then it stays outstanding for recovery to keep or delete by what the log
+    /// holds.
+    fn settle_blob(&self, ticket: BlobTicket, committed: bool) {
+        if committed {
+            ticket.committed();
+            return;
+        }
+        self.blobs.write().remove(&ticket.id());
+        if self.poison.check().is_err() {
+            ticket.leave_to_recovery();
         }
     }
 
@@ -993,13 +1010,13 @@ impl Store {
         let r = match r {
             Ok(r) => r,
             Err(e) => {
-                inner.discard_staged(&state.staged, None);
+                inner.settle_staged(state.staged, None);
                 return Err(e);
             }
         };
         let mut ops = pending_ops(&state.pending);
         let at = inner.commit_locked(&mut w, &mut ops);
-        inner.discard_staged(&state.staged, at.as_ref().ok().map(|_| &state.pending));
+        inner.settle_staged(state.staged, at.as_ref().ok().map(|_| &state.pending));
         let at = at?;
         drop(w);
         inner.wait(at, inner.durability(opts.durability))?;
@@ -1032,7 +1049,7 @@ impl Store {
         let Txn { mut pending, undo, staged, .. } = txn;
         if r.is_err() {
             // This member's blobs cannot be referenced by anything else.
-            inner.discard_staged(&staged, None);
+            inner.settle_staged(staged, None);
         } else {
             state.staged.extend(staged);
         }
@@ -1082,7 +1099,7 @@ impl Store {
         let r = match f(&mut txn) {
             Ok(r) => r,
             Err(e) => {
-                inner.discard_staged(&txn.staged, None);
+                inner.settle_staged(std::mem::take(&mut txn.staged), None);
                 return Err(e);
             }
         };
@@ -1090,7 +1107,7 @@ impl Store {
         let TxnWriter::Locked(mut w) = w else { unreachable!("a transaction outside a group holds the lock") };
         let mut ops = pending_ops(&pending);
         let at = inner.commit_locked(&mut w, &mut ops);
-        inner.discard_staged(&staged, at.as_ref().ok().map(|_| &pending));
+        inner.settle_staged(staged, at.as_ref().ok().map(|_| &pending));
         let at = at?;
         drop(w);
         inner.wait(at, inner.durability(opts.durability))?;
@@ -1299,9 +1316,9 @@ impl Store {
         self.refuse_in_group("a blob write")?;
         check_key(key)?;
         self.inner.poison.check()?;
-        let id = self.inner.next_blob_id.fetch_add(1, Ordering::AcqRel);
-        let writer = BlobWriter::create(&self.inner.dir, id, crate::blob::DEFAULT_BLOB_CHUNK_SIZE)?;
-        Ok(BlobPut { store: self, key: key.to_vec(), writer, expire_at_ms: 0 })
+        let ticket = self.inner.blob_ids.allocate(&self.inner.dir);
+        let writer = BlobWriter::create(&self.inner.dir, ticket.id(), crate::blob::DEFAULT_BLOB_CHUNK_SIZE)?;
+        Ok(BlobPut { store: self, key: key.to_vec(), writer, ticket, expire_at_ms: 0 })
     }
 
     /// Starts writing a large value into its own blob file, to be put under a key inside a
@@ -1311,9 +1328,9 @@ impl Store {
     /// transaction that then aborts is deleted at the next open.
     pub fn stage_blob(&self) -> Result<BlobStage> {
         self.inner.poison.check()?;
-        let id = self.inner.next_blob_id.fetch_add(1, Ordering::AcqRel);
-        let writer = BlobWriter::create(&self.inner.dir, id, crate::blob::DEFAULT_BLOB_CHUNK_SIZE)?;
-        Ok(BlobStage { writer })
+        let ticket = self.inner.blob_ids.allocate(&self.inner.dir);
+        let writer = BlobWriter::create(&self.inner.dir, ticket.id(), crate::blob::DEFAULT_BLOB_CHUNK_SIZE)?;
+        Ok(BlobStage { writer, ticket })
     }
 
     /// A streaming, chunk-verifying reader of the value of `key` (works for any value; for
@@ -1440,7 +1457,7 @@ pub struct Txn<'s> {
     /// wrote, to roll back only this transaction if it fails.
     undo: Option<Vec<(Vec<u8>, Option<Pending>)>>,
     /// Blob files staged by [`Txn::put_blob`] (deleted unless the commit references them).
-    staged: Vec<u64>,
+    staged: Vec<BlobTicket>,
 }
 
 /// How a transaction holds the writer.
@@ -1564,11 +1581,12 @@ impl Txn<'_> {
     pub fn put_blob(&mut self, key: &[u8], blob: StagedBlob, expire_at_ms: Option<u64>) -> Result<()> {
         check_key(key)?;
         self.note_undo(key);
-        self.staged.push(blob.id);
+        let StagedBlob { ticket, len } = blob;
         self.pending.insert(
             key.to_vec(),
-            Pending::PutBlob { id: blob.id, len: blob.len, expire_at_ms: expire_at_ms.map_or(0, |t| t.max(1)) },
+            Pending::PutBlob { id: ticket.id(), len, expire_at_ms: expire_at_ms.map_or(0, |t| t.max(1)) },
         );
+        self.staged.push(ticket);
         Ok(())
     }
 
@@ -1781,14 +1799,18 @@ impl Iterator for KeyIter {
 /// A large value being written for [`Txn::put_blob`] (see [`Store::stage_blob`]). Implements
 /// [`std::io::Write`].
 pub struct BlobStage {
+    // Dropped in declaration order: the writer removes an unfinished file, then the ticket
+    // forgets the id.
     writer: BlobWriter,
+    ticket: BlobTicket,
 }
 
 impl BlobStage {
     /// Completes the file (fsynced) and returns it, ready to be put under a key.
     pub fn finish(self) -> Result<StagedBlob> {
-        let info = self.writer.finish()?;
-        Ok(StagedBlob { id: info.id, len: info.len })
+        let BlobStage { writer, ticket } = self;
+        let info = writer.finish()?;
+        Ok(StagedBlob { ticket, len: info.len })
     }
 }
 
@@ -1801,10 +1823,11 @@ impl std::io::Write for BlobStage {
     }
 }
 
-/// A finished blob file not yet referenced by any key (see [`Store::stage_blob`]).
+/// A finished blob file not yet referenced by any key (see [`Store::stage_blob`]). Dropping
+/// it without [`Txn::put_blob`] deletes the file.
 #[derive(Debug)]
 pub struct StagedBlob {
-    id: u64,
+    ticket: BlobTicket,
     len: u64,
 }
 
@@ -1825,7 +1848,10 @@ impl StagedBlob {
 pub struct BlobPut<'s> {
     store: &'s Store,
     key: Vec<u8>,
+    // Dropped in declaration order: the writer removes an unfinished file, then the ticket
+    // forgets the id.
     writer: BlobWriter,
+    ticket: BlobTicket,
     expire_at_ms: u64,
 }
 
@@ -1848,7 +1874,7 @@ impl BlobPut<'_> {
 
     /// [`BlobPut::commit`] with per-write options.
     pub fn commit_with(self, opts: WriteOptions) -> Result<u64> {
-        let BlobPut { store, key, writer, expire_at_ms } = self;
+        let BlobPut { store, key, writer, ticket, expire_at_ms } = self;
         let info = writer.finish()?;
         let inner = &*store.inner;
         let (at, version) = {
@@ -1862,7 +1888,9 @@ impl BlobPut<'_> {
                 value: &[],
                 blob: (info.id, info.len),
             }];
-            (inner.commit_locked(&mut w, &mut ops)?, version)
+            let at = inner.commit_locked(&mut w, &mut ops);
+            inner.settle_blob(ticket, at.is_ok());
+            (at?, version)
         };
         inner.wait(at, inner.durability(opts.durability))?;
         Ok(version)
