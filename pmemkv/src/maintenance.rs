@@ -414,7 +414,7 @@ fn gc_locked(inner: &Inner, maint: &mut Maint, full: bool) -> Result<usize> {
             }
             Ok(inner.syncer.written())
         } else {
-            relocate_segment(inner, &seg, &mut cold)
+            relocate_segment(inner, maint, &seg, &mut cold)
         };
         match relocated {
             Ok(last) => {
@@ -509,7 +509,7 @@ struct Segregation {
 
 /// Copies every live value of `seg` to the head of the log. Returns the LSN after the last
 /// relocation record.
-fn relocate_segment(inner: &Inner, seg: &Arc<Segment>, cold: &mut Segregation) -> Result<Lsn> {
+fn relocate_segment(inner: &Inner, maint: &mut Maint, seg: &Arc<Segment>, cold: &mut Segregation) -> Result<Lsn> {
     struct Cand {
         key: Vec<u8>,
         loc: ValueLoc,
@@ -642,6 +642,12 @@ fn relocate_segment(inner: &Inner, seg: &Arc<Segment>, cold: &mut Segregation) -
             drop(w);
             chunk.clear();
             chunk_bytes = 0;
+            // The copies enter the memtable like any write: a mostly live segment's would push
+            // it past the limit where a foreground writer must checkpoint by itself (measured:
+            // a 0.9 s stall of every client under LPOP after 1 M pushes). Checkpoint here.
+            if inner.view.load().active.len() >= inner.opts.memtable_max_entries {
+                checkpoint_locked(inner, maint)?;
+            }
         }
         if end {
             break;
