@@ -211,8 +211,12 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<Inner>> {
         ));
     }
 
-    let view =
-        View { active: Arc::new(Memtable::new()), frozen: Vec::new(), runs, segments: Arc::new(segments.clone()) };
+    let view = View {
+        active: Arc::new(Memtable::with_capacity(opts.memtable_max_entries)),
+        frozen: Vec::new(),
+        runs,
+        segments: Arc::new(segments.clone()),
+    };
     let mut stats: BTreeMap<u32, SegmentStats> = manifest.segments.iter().map(|s| (s.id, *s)).collect();
     for id in segments.keys() {
         stats.entry(*id).or_insert(SegmentStats { id: *id, ..Default::default() });
