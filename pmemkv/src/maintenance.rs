@@ -461,6 +461,16 @@ fn is_current(cur: &Entry, loc: ValueLoc, now: u64) -> bool {
     }
 }
 
+/// True if `a` and `b` hold the same memtables and runs (so the same entries, but for
+/// writes to the active memtable since).
+fn same_index(a: &View, b: &View) -> bool {
+    Arc::ptr_eq(&a.active, &b.active)
+        && a.frozen.len() == b.frozen.len()
+        && a.frozen.iter().zip(&b.frozen).all(|(x, y)| Arc::ptr_eq(x, y))
+        && a.runs.len() == b.runs.len()
+        && a.runs.iter().zip(&b.runs).all(|(x, y)| Arc::ptr_eq(x, y))
+}
+
 /// True if the index (`view`) still points `key` at the value stored at `loc`.
 fn is_live(view: &View, key: &[u8], loc: ValueLoc, now: u64) -> Result<bool> {
     Ok(view.lookup(key)?.is_some_and(|cur| is_current(&cur, loc, now)))
@@ -516,6 +526,8 @@ fn relocate_segment(inner: &Inner, maint: &mut Maint, seg: &Arc<Segment>, cold: 
     struct Cand {
         key: Vec<u8>,
         loc: ValueLoc,
+        /// The key's index entry found by the check without the lock.
+        cur: Option<Entry>,
     }
     let bytes = seg.bytes();
     // Values the writer has marked dead need no lookup (most of them: the segment was taken
@@ -559,7 +571,7 @@ fn relocate_segment(inner: &Inner, maint: &mut Maint, seg: &Arc<Segment>, cold: 
                     }
                 }
                 chunk_bytes += op.value.len() + op.key.len();
-                chunk.push(Cand { key: op.key.to_vec(), loc });
+                chunk.push(Cand { key: op.key.to_vec(), loc, cur: None });
                 looked_up += 1;
             }
             pos += len;
@@ -568,12 +580,13 @@ fn relocate_segment(inner: &Inner, maint: &mut Maint, seg: &Arc<Segment>, cold: 
             // First, without the writer lock, drop the candidates already superseded (most of
             // them: the segment is mostly dead). Only the survivors are checked again under
             // the lock, so foreground writers wait for a fraction of the lookups.
+            let checked = inner.view.load_full();
             {
-                let view = inner.view.load();
                 let now = inner.now();
                 let mut live = Vec::with_capacity(chunk.len());
-                for c in chunk.drain(..) {
-                    if is_live(&view, &c.key, c.loc, now)? {
+                for mut c in chunk.drain(..) {
+                    c.cur = checked.lookup(&c.key)?;
+                    if c.cur.is_some_and(|cur| is_current(&cur, c.loc, now)) {
                         live.push(c);
                     }
                 }
@@ -582,9 +595,18 @@ fn relocate_segment(inner: &Inner, maint: &mut Maint, seg: &Arc<Segment>, cold: 
             let mut w = inner.writer.lock();
             let view = inner.view.load();
             let now = inner.now();
+            // If no memtable was frozen and no run added or merged since the check, a newer
+            // entry for a key can only be in the active memtable: one probe there instead of
+            // a lookup through every run (list elements pushed long ago sit in the oldest).
+            let unchanged = same_index(&checked, &view);
             let mut keep: Vec<(usize, Entry, &[u8])> = Vec::new();
             for (i, c) in chunk.iter().enumerate() {
-                let Some(cur) = view.lookup(&c.key)? else { continue };
+                let found = match (unchanged, view.active.get(&c.key)) {
+                    (_, Some(e)) => Some(e),
+                    (true, None) => c.cur,
+                    (false, None) => view.lookup(&c.key)?,
+                };
+                let Some(cur) = found else { continue };
                 if !is_current(&cur, c.loc, now) {
                     continue;
                 }
@@ -636,7 +658,9 @@ fn relocate_segment(inner: &Inner, maint: &mut Maint, seg: &Arc<Segment>, cold: 
                         inner.rotate(&mut w)?;
                     }
                 }
-                if let Some(at) = inner.commit_locked(&mut w, &mut ops[start..end_i])? {
+                // Each op's current entry is known (checked above, under this lock hold).
+                let prevs: Vec<Option<Entry>> = keep[start..end_i].iter().map(|(_, cur, _)| Some(*cur)).collect();
+                if let Some(at) = inner.commit_locked_known(&mut w, &mut ops[start..end_i], Some(&prevs))? {
                     last = at;
                 }
                 inner.counters.bytes_relocated.fetch_add(size as u64, Ordering::Relaxed);

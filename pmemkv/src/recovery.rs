@@ -290,7 +290,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<Inner>> {
                         let op_len = (record::OP_HEADER_LEN + op.key.len() + op.value.len()) as u64;
                         ops_len += op_len;
                         ops_n += 1;
-                        apply_op(&mut w, &view, op.kind, op.key, op.version, op.expire_at_ms, loc, op_len, at);
+                        apply_op(&mut w, &view, op.kind, op.key, op.version, op.expire_at_ms, loc, op_len, at, None);
                     }
                     crate::store::account_record(&mut w, seg.id(), len as u64, ops_len, ops_n);
                     last_seq = seq;

@@ -450,6 +450,20 @@ impl Inner {
     /// Appends one record with `ops` and indexes it. Ops with version 0 get the batch's
     /// sequence number. Returns the LSN after the record, or `None` for no ops.
     pub fn commit_locked(&self, w: &mut Writer, ops: &mut [OpRef<'_>]) -> Result<Option<Lsn>> {
+        self.commit_locked_known(w, ops, None)
+    }
+
+    /// [`Inner::commit_locked`] for a caller that already knows each op key's current index
+    /// entry: `prevs[i]` for `ops[i]`, established under this same hold of the writer lock
+    /// (compaction, whose keys are found in old index runs — a lookup that probes every run).
+    /// Applying the ops then skips their lookups.
+    pub fn commit_locked_known(
+        &self,
+        w: &mut Writer,
+        ops: &mut [OpRef<'_>],
+        prevs: Option<&[Option<Entry>]>,
+    ) -> Result<Option<Lsn>> {
+        debug_assert!(prevs.is_none_or(|p| p.len() == ops.len()));
         if ops.is_empty() {
             return Ok(None);
         }
@@ -492,7 +506,7 @@ impl Inner {
         let view = self.view.load();
         let mut puts = positions.iter();
         let at = lsn(seg, base + len);
-        for op in ops.iter() {
+        for (i, op) in ops.iter().enumerate() {
             let loc = match op.kind {
                 OpKind::Put => {
                     let &(rel, crc) = puts.next().expect("one position per put");
@@ -506,7 +520,8 @@ impl Inner {
                 OpKind::PutBlob => Some(ValueLoc::Blob { id: op.blob.0, len: op.blob.1 }),
                 OpKind::Delete | OpKind::SetExpiry => None,
             };
-            apply_op(w, &view, op.kind, op.key, op.version, op.expire_at_ms, loc, record::op_len(op) as u64, at);
+            let prev = prevs.map(|p| p[i]);
+            apply_op(w, &view, op.kind, op.key, op.version, op.expire_at_ms, loc, record::op_len(op) as u64, at, prev);
         }
         if !w.count_deltas.is_empty() {
             apply_count_deltas(&mut self.key_counts.lock(), &mut w.count_deltas);
@@ -602,7 +617,8 @@ impl Inner {
 }
 
 /// Applies one op to the memtable and does the space accounting. Shared by the write path
-/// and log replay so both build the same index.
+/// and log replay so both build the same index. `known_prev` is the key's current index
+/// entry if the caller has it (else it is looked up).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn apply_op(
     w: &mut Writer,
@@ -614,12 +630,18 @@ pub(crate) fn apply_op(
     loc: Option<ValueLoc>,
     op_len: u64,
     at: Lsn,
+    known_prev: Option<Option<Entry>>,
 ) {
     let hash = crate::memtable::key_hash(key);
-    let prev = view.lookup_hashed(key, hash).unwrap_or_else(|e| {
-        tracing::warn!(error = %e, "index lookup failed while applying a write; space accounting may be off");
-        None
+    let prev = known_prev.unwrap_or_else(|| {
+        view.lookup_hashed(key, hash).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "index lookup failed while applying a write; space accounting may be off");
+            None
+        })
     });
+    if cfg!(debug_assertions) && known_prev.is_some() {
+        debug_assert_eq!(prev, view.lookup_hashed(key, hash).ok().flatten(), "a known previous entry is stale");
+    }
     let new = match kind {
         OpKind::Put | OpKind::PutBlob => Entry { version, expire_at_ms, value: loc },
         OpKind::Delete => Entry { version, expire_at_ms: 0, value: None },
