@@ -42,6 +42,12 @@ const FLUSH_AT: usize = 1 << 20;
 /// GET, whose commands take a few µs, flush at once as before (yielding after them too was
 /// within noise, perhaps 3% slower).
 const DEFER_FLUSH_AFTER: Duration = Duration::from_micros(5);
+/// Replies larger than this are written at once even after a long command (a 64 KiB GET
+/// takes longer than [`DEFER_FLUSH_AFTER`] to copy): the gain measured was for small replies;
+/// a large one keeps the client busy reading, so there is no wake-up to save, and deferring
+/// would hold every ready connection's large reply in memory at once. (Side by side, 64 KiB
+/// GETs with and without this cap were within this VM's noise.)
+const DEFER_FLUSH_MAX_BYTES: usize = 16 * 1024;
 
 /// Serves one client until it quits, errs, is killed, or the server shuts down.
 pub async fn serve<S>(srv: Arc<Shared>, mut stream: S, handle: Arc<ClientHandle>)
@@ -132,7 +138,7 @@ where
                         srv.monitors.fetch_add(1, Ordering::Relaxed);
                         handle.monitor.store(true, Ordering::Relaxed);
                     }
-                    if !out.is_empty() && took >= DEFER_FLUSH_AFTER {
+                    if !out.is_empty() && took >= DEFER_FLUSH_AFTER && out.len() <= DEFER_FLUSH_MAX_BYTES {
                         // Let the other ready connections run their commands first: see
                         // DEFER_FLUSH_AFTER.
                         tokio::task::yield_now().await;
