@@ -343,7 +343,7 @@ fn merge(inner: &Inner, full: bool) -> Result<bool> {
 }
 
 /// Relocates live values out of sealed segments that are mostly dead.
-fn gc_locked(inner: &Inner, maint: &mut Maint, full: bool) -> Result<usize> {
+fn gc_locked(inner: &Inner, maint: &mut Maint, full: bool, max_partial: usize) -> Result<usize> {
     let log_segment = maint.manifest.log_segment;
     let view = inner.view.load_full();
     // (segment, whether every byte of it is accounted dead), and the live bytes of the partly
@@ -384,8 +384,13 @@ fn gc_locked(inner: &Inner, maint: &mut Maint, full: bool) -> Result<usize> {
         let freed: u64 = eligible.iter().filter(|s| s.dead_bytes >= s.total_bytes).map(|s| s.total_bytes).sum();
         let mut excess = (dead - freed.min(dead)) as i128 - (total - dead) as i128;
         let mut live_to_copy = 0;
-        for (id, seg_dead, seg_live, _) in partial {
+        for (taken, (id, seg_dead, seg_live, _)) in partial.into_iter().enumerate() {
             if !full && excess <= 0 {
+                break;
+            }
+            if taken >= max_partial {
+                // More is due: the next round continues at once (see `ROUND_SEGMENTS`).
+                inner.bg.reclaim_wanted.store(true, Ordering::Release);
                 break;
             }
             excess -= seg_dead as i128;
@@ -694,7 +699,7 @@ pub(crate) fn compact(inner: &Inner, full: bool) -> Result<()> {
     merge(inner, full)?;
     let relocated = {
         let mut m = inner.maint.lock();
-        gc_locked(inner, &mut m, full)?
+        gc_locked(inner, &mut m, full, usize::MAX)?
     };
     if relocated > 0 {
         // GC's checkpoint wrote a run of the relocated entries.
@@ -702,6 +707,19 @@ pub(crate) fn compact(inner: &Inner, full: bool) -> Result<()> {
     }
     Ok(())
 }
+
+/// Partly live segments one background compaction round relocates; if more are due, the
+/// round asks for the next one at once. A round holds the maintenance lock, which a writer
+/// that finds the log past its hard space bound waits for (`reclaim_forced`): unbounded, a
+/// round after 100 k 64 KiB SETs relocated 47 segments in 2.9 s, and the waiting writer
+/// stalled every client of its connection thread for 4.7 s.
+const ROUND_SEGMENTS: usize = 4;
+
+/// Partly live segments a writer relocates when it reclaims space itself ([`reclaim`]): it
+/// runs once per segment the writer fills, and two segments at least half dead free at
+/// least one segment's worth, so the writer cannot outrun it; the background thread does
+/// the rest.
+const WRITER_ROUND_SEGMENTS: usize = 2;
 
 /// Reclaims space now: a checkpoint (so that everything written so far may be compacted), a
 /// GC pass and, if due, a merge of the index runs. Run by a writer when dead data piles up
@@ -718,7 +736,7 @@ pub(crate) fn reclaim(inner: &Inner, wait: bool) -> Result<bool> {
             None => return Ok(false),
         };
         checkpoint_locked(inner, &mut m)?;
-        gc_locked(inner, &mut m, false)?;
+        gc_locked(inner, &mut m, false, WRITER_ROUND_SEGMENTS)?;
     }
     merge(inner, false)?;
     Ok(true)
@@ -803,7 +821,7 @@ fn maintain(inner: &Inner, now: Instant, last_gc: &mut Instant) -> Result<()> {
         merge(inner, false)?;
         let started = Instant::now();
         let mut m = inner.maint.lock();
-        let compacted = gc_locked(inner, &mut m, false)?;
+        let compacted = gc_locked(inner, &mut m, false, ROUND_SEGMENTS)?;
         if compacted > 0 {
             tracing::debug!(segments = compacted, ms = started.elapsed().as_millis() as u64, "log segments compacted");
         }
@@ -852,7 +870,10 @@ fn background_loop(weak: Weak<Inner>) {
             if *stop {
                 return;
             }
-            inner.bg.cv.wait_for(&mut stop, Duration::from_millis(100));
+            // A round that left compaction due continues at once.
+            if !inner.bg.reclaim_wanted.load(Ordering::Acquire) {
+                inner.bg.cv.wait_for(&mut stop, Duration::from_millis(100));
+            }
             if *stop {
                 return;
             }
