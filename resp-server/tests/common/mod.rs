@@ -133,30 +133,41 @@ pub struct ServerProcess {
 }
 
 impl ServerProcess {
-    /// Starts the binary on `dir` with extra arguments and waits until it answers PING.
+    /// Starts the binary on `dir` with extra arguments and waits until it answers PING. The
+    /// port is picked free and released before the server binds it, so a parallel test can
+    /// take it first: a server that exits before answering is started again on another port.
     pub fn start(dir: &Path, extra: &[&str]) -> ServerProcess {
-        let port = free_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_pmemkv-server"))
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--dir"])
-            .arg(dir)
-            .args(extra)
-            .env("PMEMKV_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn pmemkv-server");
-        let p = ServerProcess { child, port, dir: dir.to_path_buf() };
-        p.wait_ready();
-        p
+        for _attempt in 0..5 {
+            let port = free_port();
+            let child = Command::new(env!("CARGO_BIN_EXE_pmemkv-server"))
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--dir"])
+                .arg(dir)
+                .args(extra)
+                .env("PMEMKV_LOG", "warn")
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .expect("spawn pmemkv-server");
+            let mut p = ServerProcess { child, port, dir: dir.to_path_buf() };
+            if p.wait_ready() {
+                return p;
+            }
+        }
+        panic!("pmemkv-server exited before answering, five times");
     }
 
-    fn wait_ready(&self) {
+    /// Waits until the server answers PING (true) or exits (false).
+    fn wait_ready(&mut self) -> bool {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Ok(mut c) = redis::Client::open(self.url()).and_then(|c| c.get_connection()) {
                 if redis::cmd("PING").query::<String>(&mut c).is_ok() {
-                    return;
+                    return true;
                 }
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                eprintln!("pmemkv-server on port {} exited before answering ({status}); retrying", self.port);
+                return false;
             }
             assert!(Instant::now() < deadline, "pmemkv-server did not start on port {}", self.port);
             std::thread::sleep(Duration::from_millis(50));
