@@ -99,11 +99,10 @@ impl Drop for BlobTicket {
     fn drop(&mut self) {
         let Some(ids) = self.ids.take() else { return };
         match std::fs::remove_file(&self.path) {
-            Ok(()) => ids.forget(self.id),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => ids.forget(self.id),
-            Err(e) => {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                 tracing::warn!(path = %self.path.display(), error = %e, "could not delete an uncommitted blob")
             }
+            _ => ids.forget(self.id),
         }
     }
 }

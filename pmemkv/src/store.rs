@@ -361,6 +361,9 @@ impl Inner {
     /// (all of them when the transaction did not commit) were never named by a durable log
     /// record, so they are deleted.
     fn settle_staged(&self, staged: Vec<BlobTicket>, committed: Option<&BTreeMap<Vec<u8>, Pending>>) {
+        if staged.is_empty() {
+            return;
+        }
         let referenced: std::collections::HashSet<u64> = committed
             .into_iter()
             .flat_map(|p| p.values())
