@@ -55,14 +55,13 @@ fn write_run(inner: &Inner, id: u64, entries: impl Iterator<Item = Result<(Vec<u
 
 /// Writes a checkpoint.
 pub(crate) fn checkpoint(inner: &Inner) -> Result<()> {
-    let mut m = inner.maint.lock();
-    checkpoint_locked(inner, &mut m)
+    let result = checkpoint_locked(inner, &mut inner.maint.lock());
+    inner.release_retired();
+    result
 }
 
 fn checkpoint_locked(inner: &Inner, maint: &mut Maint) -> Result<()> {
     inner.poison.check()?;
-    // Without the background thread, whoever checkpoints frees what readers let go of.
-    inner.free_retired();
     let started = Instant::now();
     let old = &maint.manifest;
     let (
@@ -191,11 +190,6 @@ fn checkpoint_locked(inner: &Inner, maint: &mut Maint) -> Result<()> {
         sync_dir(inner)?;
     }
     maint.relocated = keep;
-    // Free the frozen memtable (and segments) now unless a reader still holds them: without
-    // the background thread nothing else would until the next checkpoint, and the memtable
-    // is most of the heap (the memory bench measured 256 B/key still allocated after an
-    // explicit checkpoint before this).
-    inner.free_retired();
     tracing::debug!(generation = manifest.generation, ms = started.elapsed().as_millis() as u64, "checkpoint written");
     maint.manifest = manifest;
     inner.counters.checkpoints.fetch_add(1, Ordering::Relaxed);
@@ -442,7 +436,10 @@ fn gc_locked(inner: &Inner, maint: &mut Maint, full: bool, max_partial: usize) -
         // New writes go to a segment after the copies.
         let mut w = inner.writer.lock();
         if w.pos > SEGMENT_HEADER_LEN {
-            inner.rotate(&mut w)?;
+            w.compacting = true;
+            let rotated = inner.rotate(&mut w);
+            w.compacting = false;
+            rotated?;
         }
     }
     if done > 0 {
@@ -649,28 +646,35 @@ fn relocate_segment(inner: &Inner, maint: &mut Maint, seg: &Arc<Segment>, cold: 
             // A batch must fit in one segment; split if a chunk is unusually large.
             let max = (inner.opts.segment_size - SEGMENT_HEADER_LEN) as usize / 2;
             let mut start = 0;
-            while start < ops.len() {
-                let mut end_i = start;
-                let mut size = 0;
-                while end_i < ops.len() && (end_i == start || size + record::op_len(&ops[end_i]) < max) {
-                    size += record::op_len(&ops[end_i]);
-                    end_i += 1;
-                }
-                if cold.wanted && !cold.started {
-                    // The copies start a segment of their own (see `gc_locked`).
-                    cold.started = true;
-                    if w.pos > SEGMENT_HEADER_LEN {
-                        inner.rotate(&mut w)?;
+            // Rotations these copies cause are compaction's (see `Writer::compacting`).
+            w.compacting = true;
+            let copied = (|| -> Result<()> {
+                while start < ops.len() {
+                    let mut end_i = start;
+                    let mut size = 0;
+                    while end_i < ops.len() && (end_i == start || size + record::op_len(&ops[end_i]) < max) {
+                        size += record::op_len(&ops[end_i]);
+                        end_i += 1;
                     }
+                    if cold.wanted && !cold.started {
+                        // The copies start a segment of their own (see `gc_locked`).
+                        cold.started = true;
+                        if w.pos > SEGMENT_HEADER_LEN {
+                            inner.rotate(&mut w)?;
+                        }
+                    }
+                    // Each op's current entry is known (checked above, under this lock hold).
+                    let prevs: Vec<Option<Entry>> = keep[start..end_i].iter().map(|(_, cur, _)| Some(*cur)).collect();
+                    if let Some(at) = inner.commit_locked_known(&mut w, &mut ops[start..end_i], Some(&prevs))? {
+                        last = at;
+                    }
+                    inner.counters.bytes_relocated.fetch_add(size as u64, Ordering::Relaxed);
+                    start = end_i;
                 }
-                // Each op's current entry is known (checked above, under this lock hold).
-                let prevs: Vec<Option<Entry>> = keep[start..end_i].iter().map(|(_, cur, _)| Some(*cur)).collect();
-                if let Some(at) = inner.commit_locked_known(&mut w, &mut ops[start..end_i], Some(&prevs))? {
-                    last = at;
-                }
-                inner.counters.bytes_relocated.fetch_add(size as u64, Ordering::Relaxed);
-                start = end_i;
-            }
+                Ok(())
+            })();
+            w.compacting = false;
+            copied?;
             drop(w);
             chunk.clear();
             chunk_bytes = 0;
@@ -697,11 +701,9 @@ fn relocate_segment(inner: &Inner, maint: &mut Maint, seg: &Arc<Segment>, cold: 
 pub(crate) fn compact(inner: &Inner, full: bool) -> Result<()> {
     checkpoint(inner)?;
     merge(inner, full)?;
-    let relocated = {
-        let mut m = inner.maint.lock();
-        gc_locked(inner, &mut m, full, usize::MAX)?
-    };
-    if relocated > 0 {
+    let relocated = gc_locked(inner, &mut inner.maint.lock(), full, usize::MAX);
+    inner.release_retired();
+    if relocated? > 0 {
         // GC's checkpoint wrote a run of the relocated entries.
         merge(inner, full)?;
     }
@@ -735,8 +737,11 @@ pub(crate) fn reclaim(inner: &Inner, wait: bool) -> Result<bool> {
             None if wait => inner.maint.lock(),
             None => return Ok(false),
         };
-        checkpoint_locked(inner, &mut m)?;
-        gc_locked(inner, &mut m, false, WRITER_ROUND_SEGMENTS)?;
+        let done =
+            checkpoint_locked(inner, &mut m).and_then(|_| gc_locked(inner, &mut m, false, WRITER_ROUND_SEGMENTS));
+        drop(m);
+        inner.release_retired();
+        done?;
     }
     merge(inner, false)?;
     Ok(true)
@@ -820,8 +825,10 @@ fn maintain(inner: &Inner, now: Instant, last_gc: &mut Instant) -> Result<()> {
         *last_gc = now;
         merge(inner, false)?;
         let started = Instant::now();
-        let mut m = inner.maint.lock();
-        let compacted = gc_locked(inner, &mut m, false, ROUND_SEGMENTS)?;
+        let compacted = gc_locked(inner, &mut inner.maint.lock(), false, ROUND_SEGMENTS);
+        // Outside the maintenance lock, which a writer past the space bound waits for.
+        inner.free_retired();
+        let compacted = compacted?;
         if compacted > 0 {
             tracing::debug!(segments = compacted, ms = started.elapsed().as_millis() as u64, "log segments compacted");
         }

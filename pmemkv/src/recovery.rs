@@ -237,6 +237,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<Inner>> {
         count_deltas: Vec::new(),
         seg_ops: HashMap::new(),
         dead_marks: crate::dead_marks::DeadMarks::new(),
+        compacting: false,
     };
     let mut key_counts: KeyCounts = match &manifest.key_counts {
         Some(c) => c.iter().map(|(b, k, e)| (*b, (*k, *e))).collect(),
