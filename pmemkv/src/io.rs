@@ -178,6 +178,24 @@ pub fn prefetch(byte: &u8) {
     }
 }
 
+/// Asks the CPU to start loading the cache line at `addr`, an address computed, not a
+/// reference: it may be stale (memory since freed) or wrong, which costs a useless load and
+/// nothing else — on x86_64 a prefetch never faults. Elsewhere this does nothing (the
+/// fallback of [`prefetch`], a real load, could fault on such an address).
+#[inline(always)]
+pub fn prefetch_addr(addr: usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        // SAFETY: SSE is part of the x86_64 baseline; PREFETCHT0 reads nothing into the
+        // program and does not fault on any address (Intel SDM: "prefetches … do not
+        // generate exceptions"), so a stale or invalid address is only a wasted hint.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(addr as *const i8) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = addr;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

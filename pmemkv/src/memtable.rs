@@ -64,14 +64,29 @@ const ITER_BATCH: usize = 1024;
 pub struct Memtable {
     keys: RwLock<BTreeSet<OrderedKey>>,
     index: Box<[Shard]>,
+    hints: Box<[ShardHint]>,
     bytes: AtomicUsize,
 }
+
+/// Where a shard's hash table keeps its slots, for [`Memtable::prefetch_hashed`]: the
+/// address of its control bytes and its bucket mask, stored by the writer after each insert
+/// of a new key (so after every growth). Read without the shard's lock: a stale pair only
+/// makes a prefetch useless.
+#[derive(Debug, Default)]
+struct ShardHint {
+    ctrl: AtomicUsize,
+    mask: AtomicUsize,
+}
+
+/// Bytes of a hash-table slot.
+const SLOT_LEN: usize = std::mem::size_of::<(IndexKey, Entry)>();
 
 impl Default for Memtable {
     fn default() -> Memtable {
         Memtable {
             keys: RwLock::new(BTreeSet::new()),
             index: (0..SHARDS).map(|_| Shard::default()).collect(),
+            hints: (0..SHARDS).map(|_| ShardHint::default()).collect(),
             bytes: AtomicUsize::new(0),
         }
     }
@@ -124,8 +139,34 @@ impl Memtable {
         }
         // The ordered set first, then the hash table (see the module documentation).
         self.keys.write().insert(OrderedKey::from_slice(key));
-        shard.write().insert_unique(hash, (IndexKey::from_slice(key), entry), |(k, _)| key_hash(k));
+        {
+            let mut table = shard.write();
+            let slot = table.insert_unique(hash, (IndexKey::from_slice(key), entry), |(k, _)| key_hash(k));
+            // hashbrown keeps slot `i` at `ctrl - (i + 1) * SLOT_LEN`, below its control
+            // bytes (a layout detail: if it changed, prefetches would miss, nothing worse).
+            let ctrl = (slot.get() as *const (IndexKey, Entry) as usize) + (slot.bucket_index() + 1) * SLOT_LEN;
+            let mask = slot.into_table().num_buckets() - 1;
+            let hint = &self.hints[shard_of(hash)];
+            hint.ctrl.store(ctrl, Ordering::Relaxed);
+            hint.mask.store(mask, Ordering::Relaxed);
+        }
         self.bytes.fetch_add(2 * key.len() + ENTRY_OVERHEAD, Ordering::Relaxed);
+    }
+
+    /// Starts loading what a lookup of the key with `hash` will read (its control bytes and
+    /// home slot) into the cache, without waiting for it and without a lock: a batch of
+    /// reads issues this for every key first, so that their cache misses overlap.
+    pub fn prefetch_hashed(&self, hash: u64) {
+        let hint = &self.hints[shard_of(hash)];
+        let ctrl = hint.ctrl.load(Ordering::Relaxed);
+        if ctrl == 0 {
+            return;
+        }
+        let pos = (hash as usize) & hint.mask.load(Ordering::Relaxed);
+        crate::io::prefetch_addr(ctrl.wrapping_add(pos));
+        let slot = ctrl.wrapping_sub((pos + 1).wrapping_mul(SLOT_LEN));
+        crate::io::prefetch_addr(slot);
+        crate::io::prefetch_addr(slot.wrapping_add(SLOT_LEN - 1));
     }
 
     /// Number of entries.
@@ -215,6 +256,32 @@ mod tests {
             assert_eq!(e.version, if i.is_multiple_of(3) { i + 1_000_000 } else { i });
         }
         assert_eq!(m.len() as u64, n);
+    }
+
+    /// The prefetch hint relies on hashbrown's layout (slot `i` just below the control bytes,
+    /// probing from `hash & mask`): if that changed, prefetches would silently miss. Most keys
+    /// of a table less than half full sit in their home slot, which the hint must name.
+    #[test]
+    fn prefetch_hint_names_the_home_slot_of_most_keys() {
+        let m = Memtable::new();
+        let n = 5000u64;
+        for i in 0..n {
+            m.insert(&i.to_le_bytes(), entry(i));
+        }
+        let mut at_home = 0;
+        for i in 0..n {
+            let key = i.to_le_bytes();
+            let hash = key_hash(&key);
+            let hint = &m.hints[shard_of(hash)];
+            let (ctrl, mask) = (hint.ctrl.load(Ordering::Relaxed), hint.mask.load(Ordering::Relaxed));
+            let home = ctrl - (((hash as usize) & mask) + 1) * SLOT_LEN;
+            let table = m.index[shard_of(hash)].read();
+            let found = table.find(hash, |(k, _)| k.as_slice() == key).unwrap();
+            if found as *const _ as usize == home {
+                at_home += 1;
+            }
+        }
+        assert!(at_home > n / 2, "only {at_home} of {n} keys in the slot the hint names");
     }
 
     #[test]

@@ -893,6 +893,19 @@ impl Run {
         })
     }
 
+    /// Starts loading the home slot of the key with `hash` into the cache (a hint for a batch
+    /// of lookups, see [`crate::Store::prefetch_many`]; nothing is read or checked).
+    pub fn prefetch_hashed(&self, hash: u64) {
+        let per_block = self.layout.slots_per_block();
+        let slot = hash % self.slot_count;
+        let at = self.hash_offset
+            + (slot / per_block) * HASH_BLOCK_LEN as u64
+            + (slot % per_block) * self.layout.slot_len() as u64;
+        if let Some(byte) = usize::try_from(at).ok().and_then(|at| self.map.get(at)) {
+            crate::io::prefetch(byte);
+        }
+    }
+
     /// Index of the first entry whose key is `>= key` (`len()` if there is none), found by
     /// binary search over verified entries.
     pub fn lower_bound(&self, key: &[u8]) -> Result<u64> {

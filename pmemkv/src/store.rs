@@ -813,11 +813,29 @@ impl Store {
     /// batch of `GET`s) prefetches them all first, so that their cache misses overlap instead
     /// of following one another. Errors are ignored: the read itself reports them.
     pub fn prefetch(&self, key: &[u8]) {
+        self.prefetch_many(&[key]);
+    }
+
+    /// [`Store::prefetch`] for a batch of keys, in two passes: the first only starts loading
+    /// each key's index slots (computed addresses, no lookup), so that the lookups of the
+    /// second pass — which then start loading the values — find them in the cache instead of
+    /// waiting for one miss after another.
+    pub fn prefetch_many(&self, keys: &[&[u8]]) {
         let view = self.inner.view.load();
-        if let Ok(Some(Entry { value: Some(ValueLoc::Inline { segment, offset, len, .. }), .. })) = view.lookup(key) {
-            view.prefetch_value(segment, offset);
-            if len > 64 {
-                view.prefetch_value(segment, offset + len - 1);
+        let mut hashes: smallvec::SmallVec<[u64; 64]> = smallvec::SmallVec::with_capacity(keys.len());
+        for key in keys {
+            let hash = crate::memtable::key_hash(key);
+            view.prefetch_index(hash);
+            hashes.push(hash);
+        }
+        for (key, hash) in keys.iter().zip(hashes) {
+            if let Ok(Some(Entry { value: Some(ValueLoc::Inline { segment, offset, len, .. }), .. })) =
+                view.lookup_hashed(key, hash)
+            {
+                view.prefetch_value(segment, offset);
+                if len > 64 {
+                    view.prefetch_value(segment, offset + len - 1);
+                }
             }
         }
     }

@@ -51,6 +51,20 @@ impl View {
         Ok(None)
     }
 
+    /// Starts loading into the cache what a lookup of the key with `hash` reads first in each
+    /// index source (the memtables' slots, the runs' hash slots), without waiting (see
+    /// [`crate::Store::prefetch_many`]). Sources beyond the first few are left alone: a key
+    /// is most often found early, and every hint takes a line of the cache.
+    pub(crate) fn prefetch_index(&self, hash: u64) {
+        self.active.prefetch_hashed(hash);
+        for m in self.frozen.iter().take(2) {
+            m.prefetch_hashed(hash);
+        }
+        for r in self.runs.iter().take(4) {
+            r.prefetch_hashed(hash);
+        }
+    }
+
     /// Starts loading the log bytes at `offset` of segment `segment` into the cache, if that
     /// position exists (an index run's value hint; nothing is read from it).
     pub(crate) fn prefetch_value(&self, segment: u32, offset: u32) {

@@ -378,21 +378,16 @@ static MSET_IDX: std::sync::LazyLock<usize> = std::sync::LazyLock::new(|| cmd::l
 /// [`PREFETCH_MAX`] keys), so that their cache misses overlap instead of each read waiting
 /// for its own (the index entry and the value each miss the cache on a large store).
 fn prefetch_reads(srv: &Shared, db: u8, batch: &[Vec<Bytes>]) {
-    let mut n = 0;
-    for args in batch {
-        let keys = match args.first() {
+    let keys = batch
+        .iter()
+        .flat_map(|args| match args.first() {
             Some(c) if args.len() == 2 && c.eq_ignore_ascii_case(b"get") => &args[1..],
             Some(c) if args.len() >= 2 && c.eq_ignore_ascii_case(b"mget") => &args[1..],
-            _ => continue,
-        };
-        for k in keys {
-            srv.colls.str_prefetch(&[&[db], k]);
-            n += 1;
-            if n == PREFETCH_MAX {
-                return;
-            }
-        }
-    }
+            _ => &[],
+        })
+        .take(PREFETCH_MAX)
+        .map(|k| &k[..]);
+    srv.colls.str_prefetch_many(&[db], keys);
 }
 
 /// Most keys [`prefetch_reads`] loads ahead: beyond a few dozen the first would be evicted

@@ -60,10 +60,28 @@ impl Collections {
         r
     }
 
-    /// Prefetches the string whose user key is the concatenation of `key_parts` (see
-    /// [`Store::prefetch`](crate::Store::prefetch)): a batch of reads issues these first.
-    pub fn str_prefetch(&self, key_parts: &[&[u8]]) {
-        self.store.prefetch(&meta_key_of_parts(key_parts));
+    /// Prefetches the strings whose user keys are `prefix ++ key` for each of `keys` (see
+    /// [`Store::prefetch_many`](crate::Store::prefetch_many)): a batch of reads of one
+    /// database issues this first.
+    pub fn str_prefetch_many<'k>(&self, prefix: &[u8], keys: impl IntoIterator<Item = &'k [u8]>) {
+        let mut buf: Vec<u8> = Vec::with_capacity(1024);
+        let mut ends: smallvec::SmallVec<[usize; 64]> = smallvec::SmallVec::new();
+        for key in keys {
+            buf.push(crate::collections::keys::META_SPACE);
+            buf.extend_from_slice(prefix);
+            buf.extend_from_slice(key);
+            ends.push(buf.len());
+        }
+        let mut start = 0;
+        let meta: smallvec::SmallVec<[&[u8]; 64]> = ends
+            .iter()
+            .map(|&end| {
+                let k = &buf[start..end];
+                start = end;
+                k
+            })
+            .collect();
+        self.store.prefetch_many(&meta);
     }
 
     /// Sets string `key` (`SET`). Like Redis, a plain set replaces a key of any type (a
