@@ -59,6 +59,9 @@ pub const PRESIZE_MAX: usize = 1 << 20;
 /// Keys copied out per lock hold by [`Memtable::iter`].
 const ITER_BATCH: usize = 1024;
 
+/// How many keys ahead [`Memtable::iter`] prefetches their hash-table probes.
+const ITER_PREFETCH: usize = 16;
+
 /// Index entries written since the last checkpoint.
 #[derive(Debug)]
 pub struct Memtable {
@@ -201,16 +204,24 @@ impl Memtable {
 
     /// All entries in key order (used to write a frozen memtable out as a run), copied out
     /// [`ITER_BATCH`] at a time so that no lock is held between batches.
+    ///
+    /// Each key's entry is a hash-table probe, a cache miss per key in key order; the probes
+    /// of the next [`ITER_PREFETCH`] keys are prefetched ahead so that their misses overlap.
     pub fn iter(&self) -> impl Iterator<Item = (Vec<u8>, Entry)> + '_ {
         let mut keys: Vec<Vec<u8>> = Vec::new();
+        let mut hashes: Vec<u64> = Vec::new();
         let mut next = 0;
         let mut after: Option<Vec<u8>> = None;
         let mut done = false;
         std::iter::from_fn(move || loop {
             while next < keys.len() {
+                if let Some(&h) = hashes.get(next + ITER_PREFETCH) {
+                    self.prefetch_hashed(h);
+                }
                 let key = std::mem::take(&mut keys[next]);
+                let hash = hashes[next];
                 next += 1;
-                if let Some(e) = self.get(&key) {
+                if let Some(e) = self.get_hashed(&key, hash) {
                     return Some((key, e));
                 }
             }
@@ -222,6 +233,11 @@ impl Memtable {
             let bound = after.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
             done = self.keys_beyond(bound, true, ITER_BATCH, &mut keys);
             after = keys.last().cloned();
+            hashes.clear();
+            hashes.extend(keys.iter().map(|k| key_hash(k)));
+            for &h in hashes.iter().take(ITER_PREFETCH) {
+                self.prefetch_hashed(h);
+            }
         })
     }
 }
