@@ -586,8 +586,13 @@ fn relocate_segment(inner: &Inner, maint: &mut Maint, seg: &Arc<Segment>, cold: 
             {
                 let now = inner.now();
                 let mut live = Vec::with_capacity(chunk.len());
-                for mut c in chunk.drain(..) {
-                    c.cur = checked.lookup(&c.key)?;
+                // Each lookup misses the cache; those of the next keys are prefetched ahead.
+                let hashes: Vec<u64> = chunk.iter().map(|c| crate::memtable::key_hash(&c.key)).collect();
+                for (i, mut c) in chunk.drain(..).enumerate() {
+                    if let Some(&h) = hashes.get(i + LOOKUP_PREFETCH) {
+                        checked.prefetch_index(h);
+                    }
+                    c.cur = checked.lookup_hashed(&c.key, hashes[i])?;
                     if c.cur.is_some_and(|cur| is_current(&cur, c.loc, now)) {
                         live.push(c);
                     }
@@ -693,6 +698,10 @@ fn relocate_segment(inner: &Inner, maint: &mut Maint, seg: &Arc<Segment>, cold: 
     tracing::debug!(segment = seg.id(), skipped, looked_up, relocated, "segment relocated");
     Ok(last)
 }
+
+/// How many candidates ahead compaction's check without the lock prefetches their index
+/// probes (see [`crate::Store::prefetch_many`]).
+const LOOKUP_PREFETCH: usize = 16;
 
 /// Runs compaction to completion.
 ///
