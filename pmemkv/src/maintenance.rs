@@ -588,6 +588,9 @@ fn relocate_segment(inner: &Inner, maint: &mut Maint, seg: &Arc<Segment>, cold: 
                 let mut live = Vec::with_capacity(chunk.len());
                 // Each lookup misses the cache; those of the next keys are prefetched ahead.
                 let hashes: Vec<u64> = chunk.iter().map(|c| crate::memtable::key_hash(&c.key)).collect();
+                for &h in hashes.iter().take(LOOKUP_PREFETCH) {
+                    checked.prefetch_index(h);
+                }
                 for (i, mut c) in chunk.drain(..).enumerate() {
                     if let Some(&h) = hashes.get(i + LOOKUP_PREFETCH) {
                         checked.prefetch_index(h);
@@ -699,9 +702,10 @@ fn relocate_segment(inner: &Inner, maint: &mut Maint, seg: &Arc<Segment>, cold: 
     Ok(last)
 }
 
-/// How many candidates ahead compaction's check without the lock prefetches their index
-/// probes (see [`crate::Store::prefetch_many`]).
-const LOOKUP_PREFETCH: usize = 16;
+/// How many keys ahead a run of index lookups (compaction's check without the lock, a
+/// batch's lookups before it takes the writer lock) prefetches their probes (see
+/// [`crate::Store::prefetch_many`]).
+pub(crate) const LOOKUP_PREFETCH: usize = 16;
 
 /// Runs compaction to completion.
 ///
