@@ -22,7 +22,7 @@ use crate::options::Durability;
 use crate::record::{self, OpKind, OpRef, Probe};
 use crate::run::{run_file_name, Run, RunBuilder};
 use crate::segment::{Segment, SEGMENT_HEADER_LEN};
-use crate::store::{mark_dead, Inner, Maint};
+use crate::store::{mark_dead, Inner, Maint, Writer};
 use crate::sync::{lsn, Lsn};
 use crate::view::View;
 
@@ -436,16 +436,22 @@ fn gc_locked(inner: &Inner, maint: &mut Maint, full: bool, max_partial: usize) -
         // New writes go to a segment after the copies.
         let mut w = inner.writer.lock();
         if w.pos > SEGMENT_HEADER_LEN {
-            w.compacting = true;
-            let rotated = inner.rotate(&mut w);
-            w.compacting = false;
-            rotated?;
+            as_compaction(&mut w, |w| inner.rotate(w))?;
         }
     }
     if done > 0 {
         checkpoint_locked(inner, maint)?;
     }
     Ok(done)
+}
+
+/// Runs `f` (compaction's appends and rotations) with [`Writer::compacting`] set, so that
+/// the rotations it causes do not make the next foreground writer reclaim space itself.
+fn as_compaction<T>(w: &mut Writer, f: impl FnOnce(&mut Writer) -> Result<T>) -> Result<T> {
+    w.compacting = true;
+    let result = f(w);
+    w.compacting = false;
+    result
 }
 
 /// True if `cur` (a key's newest index entry) is live and points at the value stored at
@@ -586,16 +592,11 @@ fn relocate_segment(inner: &Inner, maint: &mut Maint, seg: &Arc<Segment>, cold: 
             {
                 let now = inner.now();
                 let mut live = Vec::with_capacity(chunk.len());
-                // Each lookup misses the cache; those of the next keys are prefetched ahead.
-                let hashes: Vec<u64> = chunk.iter().map(|c| crate::memtable::key_hash(&c.key)).collect();
-                for &h in hashes.iter().take(LOOKUP_PREFETCH) {
-                    checked.prefetch_index(h);
-                }
-                for (i, mut c) in chunk.drain(..).enumerate() {
-                    if let Some(&h) = hashes.get(i + LOOKUP_PREFETCH) {
-                        checked.prefetch_index(h);
-                    }
-                    c.cur = checked.lookup_hashed(&c.key, hashes[i])?;
+                let keys: Vec<&[u8]> = chunk.iter().map(|c| c.key.as_slice()).collect();
+                let found = checked.lookup_each(&keys);
+                drop(keys);
+                for (mut c, cur) in chunk.drain(..).zip(found) {
+                    c.cur = cur?;
                     if c.cur.is_some_and(|cur| is_current(&cur, c.loc, now)) {
                         live.push(c);
                     }
@@ -654,9 +655,7 @@ fn relocate_segment(inner: &Inner, maint: &mut Maint, seg: &Arc<Segment>, cold: 
             // A batch must fit in one segment; split if a chunk is unusually large.
             let max = (inner.opts.segment_size - SEGMENT_HEADER_LEN) as usize / 2;
             let mut start = 0;
-            // Rotations these copies cause are compaction's (see `Writer::compacting`).
-            w.compacting = true;
-            let copied = (|| -> Result<()> {
+            as_compaction(&mut w, |w| {
                 while start < ops.len() {
                     let mut end_i = start;
                     let mut size = 0;
@@ -668,21 +667,19 @@ fn relocate_segment(inner: &Inner, maint: &mut Maint, seg: &Arc<Segment>, cold: 
                         // The copies start a segment of their own (see `gc_locked`).
                         cold.started = true;
                         if w.pos > SEGMENT_HEADER_LEN {
-                            inner.rotate(&mut w)?;
+                            inner.rotate(w)?;
                         }
                     }
                     // Each op's current entry is known (checked above, under this lock hold).
                     let prevs: Vec<Option<Entry>> = keep[start..end_i].iter().map(|(_, cur, _)| Some(*cur)).collect();
-                    if let Some(at) = inner.commit_locked_known(&mut w, &mut ops[start..end_i], Some(&prevs))? {
+                    if let Some(at) = inner.commit_locked_known(w, &mut ops[start..end_i], Some(&prevs))? {
                         last = at;
                     }
                     inner.counters.bytes_relocated.fetch_add(size as u64, Ordering::Relaxed);
                     start = end_i;
                 }
                 Ok(())
-            })();
-            w.compacting = false;
-            copied?;
+            })?;
             drop(w);
             chunk.clear();
             chunk_bytes = 0;
@@ -701,11 +698,6 @@ fn relocate_segment(inner: &Inner, maint: &mut Maint, seg: &Arc<Segment>, cold: 
     tracing::debug!(segment = seg.id(), skipped, looked_up, relocated, "segment relocated");
     Ok(last)
 }
-
-/// How many keys ahead a run of index lookups (compaction's check without the lock, a
-/// batch's lookups before it takes the writer lock) prefetches their probes (see
-/// [`crate::Store::prefetch_many`]).
-pub(crate) const LOOKUP_PREFETCH: usize = 16;
 
 /// Runs compaction to completion.
 ///

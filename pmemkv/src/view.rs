@@ -14,6 +14,9 @@ use crate::memtable::Memtable;
 use crate::run::Run;
 use crate::segment::Segment;
 
+/// How many keys ahead [`View::lookup_each`] prefetches their index probes.
+const LOOKUP_PREFETCH: usize = 16;
+
 /// One consistent set of index structures, newest first.
 #[derive(Clone)]
 pub struct View {
@@ -49,6 +52,26 @@ impl View {
             }
         }
         Ok(None)
+    }
+
+    /// Looks each of `keys` up in order ([`View::lookup`]), prefetching the index probes of
+    /// the key [`LOOKUP_PREFETCH`] places ahead so that the lookups' cache misses overlap
+    /// instead of following one another.
+    pub(crate) fn lookup_each(&self, keys: &[&[u8]]) -> Vec<Result<Option<Entry>>> {
+        let hashes: Vec<u64> = keys.iter().map(|k| crate::memtable::key_hash(k)).collect();
+        for &h in hashes.iter().take(LOOKUP_PREFETCH) {
+            self.prefetch_index(h);
+        }
+        keys.iter()
+            .zip(&hashes)
+            .enumerate()
+            .map(|(i, (key, &hash))| {
+                if let Some(&ahead) = hashes.get(i + LOOKUP_PREFETCH) {
+                    self.prefetch_index(ahead);
+                }
+                self.lookup_hashed(key, hash)
+            })
+            .collect()
     }
 
     /// Starts loading into the cache what a lookup of the key with `hash` reads first in each
