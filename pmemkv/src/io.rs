@@ -1,11 +1,15 @@
-//! File primitives: preallocation, read-only mappings, positioned writes, directory sync.
+//! File primitives: preallocation, mappings, positioned writes, directory sync.
 //!
-//! This is the only module of the engine that contains `unsafe` code. Mappings are read-only
-//! (LMDB's discipline): the engine writes with `pwrite` into space it has preallocated with
-//! `fallocate`, never truncates or shrinks a file while it is mapped, and holds an exclusive
-//! lock on the store directory so no other cooperating process writes the files. A mapping is
-//! only ever read in ranges that were fully written (and published through the index) before
-//! the reader learned of them, so no byte a reader holds changes underneath it.
+//! This is the only module of the engine that contains `unsafe` code. Mappings that readers
+//! see are read-only (LMDB's discipline). The log is appended through a *second*, writable
+//! mapping of the active segment ([`AppendMapping`]) — on filesystems where `fallocate`
+//! really reserves blocks — or with `pwrite` elsewhere; either way only into space already
+//! preallocated with `fallocate`, so a full disk is an error from the reservation and never a
+//! `SIGBUS`. The engine never truncates or shrinks a file while it is mapped, and holds an
+//! exclusive lock on the store directory so no other cooperating process writes the files. A
+//! read-only mapping is only ever read in ranges that were fully written (and published
+//! through the index) before the reader learned of them, so no byte a reader holds changes
+//! underneath it; no `&[u8]` ever covers the writable mapping.
 
 use std::fs::File;
 use std::io;
@@ -85,7 +89,8 @@ impl MappedFile {
         // SAFETY: the mapping is read-only and covers only bytes that exist in the file
         // (checked above: the file is at least `len` long and the engine never truncates a
         // mapped file). The store directory is exclusively locked, so no cooperating process
-        // modifies the file; the engine itself only appends with pwrite into ranges no reader
+        // modifies the file; the engine itself only appends (with pwrite or through a
+        // separate writable mapping, never through this one) into ranges no reader
         // has been handed yet. Readers therefore never observe bytes changing under a `&[u8]`.
         let map = unsafe { MmapOptions::new().len(len).map(file)? };
         Ok(MappedFile { map: Some(map) })
@@ -154,6 +159,81 @@ impl Deref for MappedFileMut {
 impl std::ops::DerefMut for MappedFileMut {
     fn deref_mut(&mut self) -> &mut [u8] {
         &mut self.map
+    }
+}
+
+/// Whether stores through a shared writable mapping of a file on the filesystem holding
+/// `file` are safe from `SIGBUS` once the range was reserved with [`preallocate`]: true on
+/// the filesystems that overwrite preallocated blocks in place (ext4, XFS, tmpfs). Copy-on-write
+/// filesystems (btrfs, ZFS, bcachefs) may need new blocks for a write into a reserved range,
+/// and network filesystems may fail a write back, so there the engine writes with `pwrite`,
+/// which returns such failures as errors.
+pub fn mapped_appends_safe(file: &File) -> bool {
+    const EXT4: i64 = 0xEF53;
+    const XFS: i64 = 0x5846_5342;
+    const TMPFS: i64 = 0x0102_1994;
+    match rustix::fs::fstatfs(file) {
+        #[allow(clippy::unnecessary_cast)] // `f_type`'s width differs between targets
+        Ok(st) => matches!(st.f_type as i64, EXT4 | XFS | TMPFS),
+        Err(_) => false,
+    }
+}
+
+/// A writable shared mapping of a whole file, through which the log writer appends.
+///
+/// It is a second mapping beside the read-only [`MappedFile`] of the same file: readers only
+/// ever hold `&[u8]`s into the read-only one, and this one is written only by raw-pointer
+/// copies, so no Rust reference covers memory stored into here. Both map the same page-cache
+/// pages, so a reader sees an appended byte as soon as it is published, and `fdatasync` on
+/// the file writes these pages back like any other dirty page. One copy replaces a `pwrite`
+/// system call per commit (a small put: 1.8 -> 0.7 µs of CPU).
+#[derive(Debug)]
+pub struct AppendMapping {
+    map: memmap2::MmapRaw,
+}
+
+impl AppendMapping {
+    /// Maps the first `len` bytes of `file` read-write (shared). The file must be at least
+    /// `len` long.
+    pub fn map(file: &File, len: u64) -> io::Result<AppendMapping> {
+        let file_len = file.metadata()?.len();
+        if file_len < len || len == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("cannot map {len} bytes of a file of {file_len} bytes for appending"),
+            ));
+        }
+        let len = usize::try_from(len)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "mapping too large for usize"))?;
+        let map = MmapOptions::new().len(len).map_raw(file)?;
+        // A write fault on a page not yet in the page cache otherwise reads around it a whole
+        // readahead window (`read_ahead_kb`: 8 MiB here, zero-filled for reserved blocks):
+        // 40 ms on the writer's thread, every client of its connections stalled. One page
+        // per fault instead: a fault per 4 KiB of log.
+        let _ = map.advise(memmap2::Advice::Random);
+        Ok(AppendMapping { map })
+    }
+
+    /// Copies `buf` into the file at `offset`. The caller must have reserved the range with
+    /// [`preallocate`] on a filesystem where [`mapped_appends_safe`] holds: a store into an
+    /// unbacked page on a full disk raises `SIGBUS`. Errors (writing nothing) if the range
+    /// does not lie within the mapping.
+    pub fn write(&mut self, buf: &[u8], offset: u64) -> io::Result<()> {
+        let start =
+            usize::try_from(offset).ok().filter(|&s| s.checked_add(buf.len()).is_some_and(|e| e <= self.map.len()));
+        let Some(start) = start else {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("write of {} bytes at {offset} outside a mapping of {} bytes", buf.len(), self.map.len()),
+            ));
+        };
+        // SAFETY: `start + buf.len()` lies within the mapping (checked above), which stays
+        // mapped for as long as `self` lives. `&mut self` makes this the only store through
+        // this mapping, and no Rust reference ever points into it (readers use a separate
+        // read-only mapping), so the copy races with no access the compiler knows of; `buf`
+        // is ordinary memory, so the ranges do not overlap.
+        unsafe { std::ptr::copy_nonoverlapping(buf.as_ptr(), self.map.as_mut_ptr().add(start), buf.len()) };
+        Ok(())
     }
 }
 

@@ -238,6 +238,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<Inner>> {
         seg_ops: HashMap::new(),
         dead_marks: crate::dead_marks::DeadMarks::new(),
         compacting: false,
+        append_map: None,
     };
     let mut key_counts: KeyCounts = match &manifest.key_counts {
         Some(c) => c.iter().map(|(b, k, e)| (*b, (*k, *e))).collect(),

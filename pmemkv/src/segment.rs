@@ -1,20 +1,23 @@
-//! Log segment files: preallocated, mapped read-only, appended with `pwrite`.
+//! Log segment files: preallocated, mapped read-only for readers, appended through a
+//! writable mapping of their own (or `pwrite`).
 //!
 //! A segment is `seg-<id:08x>.pkl`: a 64-byte header followed by records (see
 //! [`crate::record`]). It is created at its full capacity (a sparse file), so appends never
 //! extend the file and the whole file can be mapped once: readers get zero-copy slices of
 //! values for as long as they hold an `Arc<Segment>`, even after compaction has unlinked the
 //! file. Disk blocks are reserved with `fallocate` ahead of the writes, [`ALLOC_STEP`] at a
-//! time: a full disk is an error from the reservation, before anything is written (nothing is
-//! ever written through the mapping, so no write can fault), and a small store does not hold
-//! a whole segment's worth of disk.
+//! time: a full disk is an error from the reservation, before anything is written, and a
+//! small store does not hold a whole segment's worth of disk. The log writer appends through
+//! an [`AppendMapping`] ([`Segment::append`]) only into reserved space and only where the
+//! filesystem overwrites reserved blocks in place ([`io::mapped_appends_safe`]), so no store
+//! can fault; anywhere else it falls back to `pwrite`.
 
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::{Error, Result};
-use crate::io::{self, MappedFile};
+use crate::io::{self, AppendMapping, MappedFile};
 
 /// Magic bytes at the start of every segment.
 pub const SEGMENT_MAGIC: &[u8; 8] = b"PMKVSEG\0";
@@ -167,6 +170,35 @@ impl Segment {
             .map_err(|e| Error::io(format!("writing segment {}", self.path.display()), e))
     }
 
+    /// A writable mapping for [`Segment::append`], or `None` where appends must use
+    /// `pwrite` (a filesystem that may need new blocks to overwrite reserved ones, see
+    /// [`io::mapped_appends_safe`], or a failed `mmap`).
+    pub fn append_mapping(&self) -> Option<AppendMapping> {
+        if !io::mapped_appends_safe(&self.file) {
+            return None;
+        }
+        match AppendMapping::map(&self.file, self.capacity()) {
+            Ok(m) => Some(m),
+            Err(e) => {
+                tracing::warn!(segment = self.id, error = %e, "cannot map the segment for appends; using pwrite");
+                None
+            }
+        }
+    }
+
+    /// Appends `buf` at `offset` through `map` (this segment's [`Segment::append_mapping`])
+    /// when the range is reserved on disk (see [`Segment::ensure_allocated`]), else — or
+    /// without a mapping — with [`Segment::write_at`].
+    pub fn append(&self, map: Option<&mut AppendMapping>, buf: &[u8], offset: u64) -> Result<()> {
+        let end = offset.checked_add(buf.len() as u64);
+        match map {
+            Some(map) if end.is_some_and(|e| e <= self.allocated.load(Ordering::Acquire) && e <= self.capacity()) => {
+                map.write(buf, offset).map_err(|e| Error::io(format!("writing segment {}", self.path.display()), e))
+            }
+            _ => self.write_at(buf, offset),
+        }
+    }
+
     /// fdatasyncs the segment.
     pub fn sync(&self) -> Result<()> {
         self.file.sync_data().map_err(|e| Error::io(format!("syncing segment {}", self.path.display()), e))
@@ -233,5 +265,37 @@ mod tests {
         assert!(Segment::open(dir.path(), 5).unwrap_err().is_corruption());
         assert_eq!(parse_segment_file_name("seg-0000000a.pkl"), Some(10));
         assert_eq!(parse_segment_file_name("seg-a.pkl"), None);
+    }
+
+    #[test]
+    fn appends_through_the_mapping_are_seen_by_readers_the_file_and_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let seg = Segment::create(dir.path(), 7, 4 * ALLOC_STEP).unwrap();
+        // Forced on, whatever the filesystem: what is tested is the mapping itself.
+        let mut map = AppendMapping::map(&seg.file, seg.capacity()).unwrap();
+        seg.ensure_allocated(SEGMENT_HEADER_LEN + 4096).unwrap();
+        seg.append(Some(&mut map), b"mapped", SEGMENT_HEADER_LEN).unwrap();
+        assert_eq!(&seg.bytes()[64..70], b"mapped");
+        // Beyond the reserved space the append falls back to pwrite; it still lands.
+        let far = 3 * ALLOC_STEP;
+        seg.append(Some(&mut map), b"pwritten", far).unwrap();
+        assert_eq!(&seg.bytes()[far as usize..far as usize + 8], b"pwritten");
+        // A range outside the file is refused either way, and writes nothing.
+        assert!(seg.append(Some(&mut map), b"xy", seg.capacity() - 1).is_err());
+        assert!(map.write(b"xy", seg.capacity() - 1).is_err());
+        assert!(map.write(b"xy", u64::MAX).is_err());
+        seg.sync().unwrap();
+        let on_disk = std::fs::read(seg.path()).unwrap();
+        assert_eq!(&on_disk[64..70], b"mapped");
+        drop(map);
+        drop(seg);
+        let seg = Segment::open(dir.path(), 7).unwrap();
+        assert_eq!(&seg.bytes()[64..70], b"mapped");
+        assert_eq!(&seg.bytes()[far as usize..far as usize + 8], b"pwritten");
+        // The store's own choice: whichever it makes, an append lands.
+        let mut own = seg.append_mapping();
+        seg.ensure_allocated(SEGMENT_HEADER_LEN + 4096).unwrap();
+        seg.append(own.as_mut(), b"again", 200).unwrap();
+        assert_eq!(&seg.bytes()[200..205], b"again");
     }
 }

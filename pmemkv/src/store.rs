@@ -1,7 +1,8 @@
 //! The store: the public API and the write path.
 //!
 //! Writes are serialized by one mutex (the writer): each batch is encoded as one checksummed
-//! record, appended to the active log segment with `pwrite`, then its index entries are
+//! record, appended to the active log segment (through its writable mapping, or with `pwrite`
+//! where the filesystem may need new blocks to overwrite reserved ones), then its index entries are
 //! inserted into the memtable. Durability waits (group commit) happen after the mutex is
 //! released. Reads take no lock: they load the current [`View`] and read values straight
 //! from the mapped segment, verified against the checksum stored in the index.
@@ -150,9 +151,26 @@ pub(crate) struct Writer {
     /// 64 KiB values died at once, writers reclaimed back to back for 4 s (100–500 ms each,
     /// every client of their connection threads stalled).
     pub compacting: bool,
+    /// The writable mapping appends go through, with the id of the segment it maps
+    /// (`None` inside: that segment is appended with `pwrite`). Replaced lazily when the
+    /// active segment changes.
+    pub append_map: Option<(u32, Option<crate::io::AppendMapping>)>,
 }
 
 impl Writer {
+    /// Appends `buf` at the end of the active log (`pos`), through the segment's writable
+    /// mapping where it has one. The range must have been reserved.
+    fn append(&mut self, buf: &[u8]) -> Result<()> {
+        let id = self.active.id();
+        if self.append_map.as_ref().is_none_or(|(mapped, _)| *mapped != id) {
+            // Drop the old segment's mapping first: one writable mapping at a time.
+            self.append_map = None;
+            self.append_map = Some((id, self.active.append_mapping()));
+        }
+        let map = self.append_map.as_mut().and_then(|(_, m)| m.as_mut());
+        self.active.append(map, buf, self.pos)
+    }
+
     /// `(total, dead)` bytes of the log segments still on disk in `view`: what the space
     /// pressure checks (at rotation, and when compaction picks segments) compare.
     pub fn log_space(&self, view: &View) -> (u64, u64) {
@@ -514,13 +532,14 @@ impl Inner {
         let mut positions = std::mem::take(&mut w.positions);
         record::encode_record(&mut buf, seq, ops, &mut positions);
         // Reserve the disk space first: a full disk fails this write cleanly (nothing was
-        // written, the store stays usable), rather than a pwrite failing half-way.
+        // written, the store stays usable), rather than a pwrite failing half-way or a store
+        // into the mapping faulting.
         if let Err(e) = w.active.ensure_allocated(w.pos + buf.len() as u64) {
             w.buf = buf;
             w.positions = positions;
             return Err(e);
         }
-        let written = w.active.write_at(&buf, w.pos);
+        let written = w.append(&buf);
         if let Err(e) = written {
             self.poison.set(format!("write to the log failed: {e}"));
             w.buf = buf;
