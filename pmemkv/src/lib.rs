@@ -32,7 +32,7 @@ pub use store::{
     BlobPut, BlobStage, Iter, KeyIter, KeyMeta, RecoveryReport, ScanPage, StagedBlob, Stats, Store, Txn, ValueReader,
     WriteBatch,
 };
-pub use value::ValueRef;
+pub use value::{ReadValue, ValueRef};
 
 /// Longest key the engine accepts, in bytes.
 pub const MAX_KEY_LEN: usize = 64 * 1024;

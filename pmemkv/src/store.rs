@@ -27,7 +27,7 @@ use crate::options::{Condition, Durability, Expiry, Options, PutOptions, WriteOp
 use crate::record::{self, OpKind, OpRef, OP_HEADER_LEN};
 use crate::segment::{Segment, SEGMENT_HEADER_LEN};
 use crate::sync::{lsn, Lsn, Poison, Syncer};
-use crate::value::ValueRef;
+use crate::value::{ReadValue, ValueRef};
 use crate::view::View;
 use crate::MAX_KEY_LEN;
 
@@ -806,22 +806,34 @@ impl Store {
     /// Calls `f` with the live value of `key` (or `None`), without taking a reference count
     /// on the mapping: the fastest read for short uses.
     pub fn get_with<R>(&self, key: &[u8], f: impl FnOnce(Option<&[u8]>) -> R) -> Result<R> {
+        self.get_with_ref(key, usize::MAX, |v| f(v.as_deref()))
+    }
+
+    /// [`Store::get_with`], except that a value of at least `min_ref_len` bytes (and any
+    /// value in a blob file) comes as a [`ReadValue::Ref`], a handle `f` may keep — e.g. to
+    /// send it to a socket from the mapping instead of copying it first. Shorter values come
+    /// borrowed, with no reference count taken. Either way the bytes were verified.
+    pub fn get_with_ref<R>(
+        &self,
+        key: &[u8],
+        min_ref_len: usize,
+        f: impl FnOnce(Option<ReadValue<'_>>) -> R,
+    ) -> Result<R> {
         if let Some(r) = self.in_group(|t| t.get(key)) {
-            return r.map(|v| f(v.as_deref()));
+            return r.map(|v| f(v.map(ReadValue::Ref)));
         }
         let view = self.inner.view.load();
         match self.inner.live_entry(&view, key, || self.inner.now())? {
-            Some(Entry { value: Some(ValueLoc::Inline { segment, offset, len, crc }), .. }) => {
+            Some(Entry { value: Some(ValueLoc::Inline { segment, offset, len, crc }), .. })
+                if (len as usize) < min_ref_len =>
+            {
                 if let Some(seg) = view.segments.get(&segment) {
-                    return Ok(f(Some(seg.read_verified(offset, len, crc)?)));
+                    return Ok(f(Some(ReadValue::Slice(seg.read_verified(offset, len, crc)?))));
                 }
                 let v = self.inner.resolve(&view, ValueLoc::Inline { segment, offset, len, crc })?;
-                Ok(f(Some(&v)))
+                Ok(f(Some(ReadValue::Slice(&v))))
             }
-            Some(Entry { value: Some(loc), .. }) => {
-                let v = self.inner.resolve(&view, loc)?;
-                Ok(f(Some(&v)))
-            }
+            Some(Entry { value: Some(loc), .. }) => Ok(f(Some(ReadValue::Ref(self.inner.resolve(&view, loc)?)))),
             _ => Ok(f(None)),
         }
     }

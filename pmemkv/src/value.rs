@@ -55,6 +55,37 @@ impl ValueRef {
     }
 }
 
+/// A value handed to the callback of [`Store::get_with_ref`](crate::Store::get_with_ref):
+/// borrowed for the call when short, a [`ValueRef`] (which may be kept, e.g. to write it to a
+/// socket straight from the mapping) when long. Derefs to the bytes either way.
+#[derive(Debug)]
+pub enum ReadValue<'a> {
+    /// Bytes valid for the duration of the callback.
+    Slice(&'a [u8]),
+    /// A counted handle onto the bytes.
+    Ref(ValueRef),
+}
+
+impl ReadValue<'_> {
+    /// This value without its first `n` bytes (panics if shorter, like slicing).
+    pub fn skip(self, n: usize) -> Self {
+        match self {
+            ReadValue::Slice(s) => ReadValue::Slice(&s[n..]),
+            ReadValue::Ref(r) => ReadValue::Ref(r.slice(n..r.len())),
+        }
+    }
+}
+
+impl Deref for ReadValue<'_> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            ReadValue::Slice(s) => s,
+            ReadValue::Ref(r) => r,
+        }
+    }
+}
+
 impl Deref for ValueRef {
     type Target = [u8];
     fn deref(&self) -> &[u8] {

@@ -765,3 +765,46 @@ fn prefetch_on_every_kind_of_key_changes_nothing() {
     }
     assert_eq!(read(&s), before);
 }
+
+/// `get_with_ref` borrows short values and hands long ones (and blobs) over as handles that
+/// outlive the call — and the key's overwrite, deletion and the compaction of its segment.
+#[test]
+fn get_with_ref_hands_long_values_over_as_handles_that_outlive_overwrites() {
+    use pmemkv::ReadValue;
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path(), &small_opts(64 << 10, 100, false));
+    s.put(b"short", b"abc").unwrap();
+    s.put(b"long", &[7u8; 5000]).unwrap();
+    let kind = |key: &[u8]| {
+        s.get_with_ref(key, 4096, |v| match v {
+            None => "none",
+            Some(ReadValue::Slice(b)) => {
+                assert_eq!(b, b"abc");
+                "slice"
+            }
+            Some(ReadValue::Ref(r)) => {
+                assert_eq!(&r[..], &[7u8; 5000][..]);
+                "ref"
+            }
+        })
+        .unwrap()
+    };
+    assert_eq!(kind(b"short"), "slice");
+    assert_eq!(kind(b"long"), "ref");
+    assert_eq!(kind(b"missing"), "none");
+    // Every value is borrowed below an unreachable threshold, as `get_with` does.
+    assert!(s.get_with_ref(b"long", usize::MAX, |v| matches!(v, Some(ReadValue::Slice(_)))).unwrap());
+    let kept = s.get_with_ref(b"long", 4096, |v| match v {
+        Some(ReadValue::Ref(r)) => r,
+        other => panic!("expected a handle, got {other:?}"),
+    });
+    let kept = kept.unwrap();
+    for i in 0..200u32 {
+        s.put(b"long", &vec![(i % 200) as u8; 5000]).unwrap();
+    }
+    s.delete(b"long").unwrap();
+    s.checkpoint().unwrap();
+    s.compact(true).unwrap();
+    assert_eq!(&kept[..], &[7u8; 5000][..]);
+    assert!(s.get_with_ref(b"long", 1, |v| v.is_none()).unwrap());
+}

@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use parking_lot::Mutex;
 use tokio::sync::oneshot;
 
@@ -200,7 +200,7 @@ impl Blocking {
                 if st.0 != State::Waiting {
                     continue;
                 }
-                let mut reply = Reply { buf: BytesMut::new(), proto: w.proto };
+                let mut reply = Reply::with_capacity(w.proto, 0);
                 let mut more = Vec::new();
                 READY_KEY.with(|k| *k.borrow_mut() = Some(key.clone()));
                 let result = (w.serve)(srv, w.db, &w.args, &mut reply, &mut more);
@@ -209,13 +209,13 @@ impl Blocking {
                     Ok(Served::No) => continue,
                     Ok(Served::Yes) => {}
                     Err(e) => {
-                        reply.buf.clear();
+                        reply.clear();
                         reply.error(&e.0);
                     }
                 }
                 st.0 = State::Done;
                 if let Some(tx) = st.1.take() {
-                    let _ = tx.send(reply.buf.freeze());
+                    let _ = tx.send(reply.take_bytes());
                 }
                 drop(st);
                 self.unregister(&w);

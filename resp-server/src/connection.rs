@@ -224,9 +224,30 @@ async fn flush<S: AsyncWrite + Unpin>(srv: &Shared, stream: &mut S, out: &mut Re
     if out.is_empty() {
         return Ok(());
     }
-    stream.write_all(&out.buf).await?;
+    if out.has_spans() {
+        write_pieces(stream, out).await?;
+    } else {
+        stream.write_all(&out.buf).await?;
+    }
     srv.stats.net_output.fetch_add(out.len() as u64, Ordering::Relaxed);
-    out.buf.clear();
+    out.clear();
+    Ok(())
+}
+
+/// Writes a reply holding values in place with `writev`, at most [`MAX_IOVECS`] pieces per
+/// call (Linux refuses more than `IOV_MAX`, 1024).
+async fn write_pieces<S: AsyncWrite + Unpin>(stream: &mut S, out: &Reply) -> std::io::Result<()> {
+    const MAX_IOVECS: usize = 512;
+    let mut slices: Vec<std::io::IoSlice<'_>> = out.pieces().map(std::io::IoSlice::new).collect();
+    let mut rest = &mut slices[..];
+    while !rest.is_empty() {
+        let n = rest.len().min(MAX_IOVECS);
+        let written = stream.write_vectored(&rest[..n]).await?;
+        if written == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        std::io::IoSlice::advance_slices(&mut rest, written);
+    }
     Ok(())
 }
 
@@ -336,7 +357,7 @@ async fn make_durable(srv: &Arc<Shared>, session: &mut Session, out: &mut Reply)
         Err(e) => format!("fsync task failed: {e}"),
     };
     tracing::error!(client = session.id(), error = %failure, "fsync failed; withholding the batch's replies");
-    out.buf.clear();
+    out.clear();
     out.error(&format!("MISCONF Errors writing to the store: {failure}"));
     session.close = true;
 }
@@ -624,7 +645,7 @@ fn execute_with(
         *session.handle.last_cmd.lock() = format!("{}|{}", cmd.name, String::from_utf8_lossy(sub).to_ascii_lowercase());
     }
     session.local.last_cmd = Some((cmd.name, sub));
-    let before = out.len();
+    let before = out.mark();
     let result = {
         let mut ctx = Ctx { srv, s: session, out };
         // A bug in one command must not take the server down or leave the client hanging:
@@ -665,7 +686,7 @@ fn execute_with(
         }
         Err(e) => {
             // A handler that failed part-way must not leave half a reply behind.
-            out.buf.truncate(before);
+            out.truncate(before);
             out.error(&e.0);
             session.local.call(idx, micros, true);
             session.local.errors += 1;
@@ -706,7 +727,7 @@ pub fn exec_queued(ctx: &mut Ctx<'_>, queued: &[Vec<Bytes>]) -> crate::error::Cm
     let srv = ctx.srv;
     let env = BatchEnv::read(srv, ctx.s);
     let mut clock = Instant::now();
-    let before = ctx.out.len();
+    let before = ctx.out.mark();
     ctx.out.array(queued.len());
     let session = &mut *ctx.s;
     let out = &mut *ctx.out;
@@ -719,7 +740,7 @@ pub fn exec_queued(ctx: &mut Ctx<'_>, queued: &[Vec<Bytes>]) -> crate::error::Cm
     });
     session.in_exec = false;
     if let Err(e) = r {
-        out.buf.truncate(before);
+        out.truncate(before);
         return Err(e.into());
     }
     Ok(())

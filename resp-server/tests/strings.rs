@@ -207,3 +207,41 @@ fn pipelined_writes_keep_their_order() {
     let raw = cmd(&mut c, &["MGET", "a", "b"]).unwrap();
     assert_eq!(raw, Value::Array(vec![bulk("2"), bulk("4")]));
 }
+
+/// Long values are sent from the store's mapping with `writev` rather than copied into the
+/// output buffer: whole, in order among short replies, in pipelines of more pieces than one
+/// `writev` takes (IOV_MAX), inside MULTI/EXEC, and still intact while the key is overwritten.
+#[test]
+fn long_values_are_sent_whole_and_in_order() {
+    let srv = TestServer::start();
+    let mut c = srv.conn();
+    let long: Vec<u8> = (0..40_000u32).map(|i| (i % 251) as u8).collect();
+    let huge: Vec<u8> = (0..3_000_000u32).map(|i| (i % 241) as u8).collect();
+    redis::cmd("SET").arg("long").arg(&long).query::<()>(&mut c).unwrap();
+    redis::cmd("SET").arg("huge").arg(&huge).query::<()>(&mut c).unwrap();
+    redis::cmd("SET").arg("short").arg("s").query::<()>(&mut c).unwrap();
+    let got: Vec<u8> = redis::cmd("GET").arg("huge").query(&mut c).unwrap();
+    assert!(got == huge);
+    // 700 long GETs interleaved with short ones and an overwrite: > 1024 writev pieces.
+    let mut p = redis::pipe();
+    for i in 0..700 {
+        p.cmd("GET").arg("long");
+        p.cmd("GET").arg("short");
+        if i == 350 {
+            p.cmd("SET").arg("long").arg(&huge[..40_000]).ignore();
+        }
+    }
+    let replies: Vec<Vec<u8>> = p.query(&mut c).unwrap();
+    assert_eq!(replies.len(), 1400);
+    for (i, r) in replies.iter().enumerate() {
+        let want: &[u8] = match (i % 2, i / 2 <= 350) {
+            (1, _) => b"s",
+            (0, true) => &long,
+            _ => &huge[..40_000],
+        };
+        assert!(r[..] == *want, "reply {i}: {} bytes", r.len());
+    }
+    let (a, b): (Vec<u8>, Vec<u8>) =
+        redis::pipe().atomic().cmd("GET").arg("huge").cmd("GET").arg("short").query(&mut c).unwrap();
+    assert!(a == huge && b == b"s");
+}

@@ -8,7 +8,7 @@ use crate::collections::{tx_load, Collections};
 use crate::error::{Error, Result};
 use crate::options::{Condition, Expiry};
 use crate::store::{Txn, WriteBatch};
-use crate::value::ValueRef;
+use crate::value::{ReadValue, ValueRef};
 
 /// Options of [`Collections::str_set`] (Redis `SET`'s `NX`/`XX`, `EX`/`PX`/`KEEPTTL` and `GET`).
 #[derive(Debug, Clone, Copy, Default)]
@@ -48,12 +48,24 @@ impl Collections {
     /// key holds a collection. The fastest read: one key allocation, no reference count, no
     /// copy before `f`.
     pub fn str_get_with<R>(&self, key_parts: &[&[u8]], f: impl FnOnce(Option<&[u8]>) -> R) -> Result<R> {
+        self.str_get_with_ref(key_parts, usize::MAX, |v| f(v.as_deref()))
+    }
+
+    /// [`Collections::str_get_with`], handing a value of at least `min_ref_len` bytes over as
+    /// a [`ReadValue::Ref`] that `f` may keep (see [`Store::get_with_ref`]).
+    pub fn str_get_with_ref<R>(
+        &self,
+        key_parts: &[&[u8]],
+        min_ref_len: usize,
+        f: impl FnOnce(Option<ReadValue<'_>>) -> R,
+    ) -> Result<R> {
         let mk = meta_key_of_parts(key_parts);
         let mut f = Some(f);
-        let r = self.store.get_with(&mk, |raw| match raw {
+        let min_raw = min_ref_len.saturating_add(STRING_HEADER_LEN);
+        let r = self.store.get_with_ref(&mk, min_raw, |raw| match raw {
             None => Ok((f.take().expect("called once"))(None)),
             Some(raw) if raw.first().is_some_and(|b| is_string_type(*b)) => {
-                Ok((f.take().expect("called once"))(Some(&raw[STRING_HEADER_LEN..])))
+                Ok((f.take().expect("called once"))(Some(raw.skip(STRING_HEADER_LEN))))
             }
             Some(_) => Err(Error::WrongType),
         })?;

@@ -12,6 +12,7 @@ use super::flags::*;
 use super::long_double::{nan_or_infinity, LongDouble, NotFinite};
 use super::{int_arg, is, Command, Ctx};
 use crate::error::{CmdError, CmdResult};
+use crate::protocol::reply::MIN_SENT_IN_PLACE;
 
 /// Largest string a command may build (`proto-max-bulk-len`'s default).
 const MAX_STRING: u64 = 512 << 20;
@@ -252,9 +253,15 @@ pub fn hit(ctx: &mut Ctx<'_>, found: bool) {
 /// ```
 fn get(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let out = &mut *ctx.out;
-    let found = ctx.srv.colls.str_get_with(&[&[ctx.s.db], &args[1]], |v| {
-        out.opt_bulk(v);
-        v.is_some()
+    let found = ctx.srv.colls.str_get_with_ref(&[&[ctx.s.db], &args[1]], MIN_SENT_IN_PLACE, |v| match v {
+        Some(v) => {
+            out.bulk_value(v);
+            true
+        }
+        None => {
+            out.null();
+            false
+        }
     })?;
     hit(ctx, found);
     Ok(())

@@ -6,7 +6,12 @@
 //! RESP2 equivalent (flat array, array, bulk string, integer, `$-1`/`*-1`, array) for a
 //! RESP2 client, exactly as Redis downgrades them.
 
-use bytes::{BufMut, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
+use pmemkv::{ReadValue, ValueRef};
+
+/// Values at least this long are sent from the store's mapping (a `writev` piece) instead
+/// of being copied into the output buffer (Redis's reply chunk size).
+pub const MIN_SENT_IN_PLACE: usize = 16 * 1024;
 
 /// The protocol version a client speaks (`HELLO 2|3`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -31,16 +36,86 @@ impl Protocol {
 /// An output buffer with the client's protocol.
 #[derive(Debug, Default)]
 pub struct Reply {
-    /// The encoded bytes not yet written to the socket.
+    /// The encoded bytes not yet written to the socket, but for the long values in `spans`.
     pub buf: BytesMut,
     /// The protocol replies are encoded in.
     pub proto: Protocol,
+    /// Long values sent straight from the store's mapping: each goes out after the first
+    /// `.0` bytes of `buf` (and before the rest).
+    spans: Vec<(usize, ValueRef)>,
+    /// Total bytes of `spans`.
+    span_bytes: usize,
+}
+
+/// A position in a [`Reply`] to roll back to ([`Reply::truncate`]).
+#[derive(Debug, Clone, Copy)]
+pub struct ReplyMark {
+    buf: usize,
+    spans: usize,
 }
 
 impl Reply {
     /// An empty buffer for `proto`.
     pub fn new(proto: Protocol) -> Reply {
-        Reply { buf: BytesMut::with_capacity(16 * 1024), proto }
+        Reply::with_capacity(proto, 16 * 1024)
+    }
+
+    /// An empty buffer for `proto` with room for `cap` bytes.
+    pub fn with_capacity(proto: Protocol, cap: usize) -> Reply {
+        Reply { buf: BytesMut::with_capacity(cap), proto, spans: Vec::new(), span_bytes: 0 }
+    }
+
+    /// The current end, to roll back to with [`Reply::truncate`].
+    pub fn mark(&self) -> ReplyMark {
+        ReplyMark { buf: self.buf.len(), spans: self.spans.len() }
+    }
+
+    /// Drops everything added after `mark`.
+    pub fn truncate(&mut self, mark: ReplyMark) {
+        self.buf.truncate(mark.buf);
+        for (_, v) in self.spans.drain(mark.spans..) {
+            self.span_bytes -= v.len();
+        }
+    }
+
+    /// Drops everything buffered.
+    pub fn clear(&mut self) {
+        self.buf.clear();
+        self.spans.clear();
+        self.span_bytes = 0;
+    }
+
+    /// The buffered bytes in order, as the pieces to write (`buf` split around the values
+    /// sent in place); empty pieces are left out.
+    pub fn pieces(&self) -> impl Iterator<Item = &[u8]> {
+        let mut at = 0;
+        let mut out = Vec::with_capacity(self.spans.len() * 2 + 1);
+        for (pos, v) in &self.spans {
+            out.push(&self.buf[at..*pos]);
+            out.push(&v[..]);
+            at = *pos;
+        }
+        out.push(&self.buf[at..]);
+        out.into_iter().filter(|p| !p.is_empty())
+    }
+
+    /// True if some values are held in place rather than copied into `buf`.
+    pub fn has_spans(&self) -> bool {
+        !self.spans.is_empty()
+    }
+
+    /// Takes everything buffered as one contiguous `Bytes` (copying any values held in
+    /// place), leaving the reply empty.
+    pub fn take_bytes(&mut self) -> Bytes {
+        if self.spans.is_empty() {
+            return self.buf.split().freeze();
+        }
+        let mut all = BytesMut::with_capacity(self.len());
+        for p in self.pieces() {
+            all.put_slice(p);
+        }
+        self.clear();
+        all.freeze()
     }
 
     /// True for a RESP3 client.
@@ -48,14 +123,14 @@ impl Reply {
         self.proto == Protocol::Resp3
     }
 
-    /// Number of bytes buffered.
+    /// Number of bytes buffered (values held in place included).
     pub fn len(&self) -> usize {
-        self.buf.len()
+        self.buf.len() + self.span_bytes
     }
 
     /// True if nothing is buffered.
     pub fn is_empty(&self) -> bool {
-        self.buf.is_empty()
+        self.buf.is_empty() && self.spans.is_empty()
     }
 
     fn header(&mut self, tag: u8, n: i64) {
@@ -102,6 +177,20 @@ impl Reply {
         self.buf.reserve(data.len() + 2);
         self.buf.put_slice(data);
         self.buf.put_slice(b"\r\n");
+    }
+
+    /// A bulk string of a value read from the store: a long one is held in place (sent from
+    /// the mapping, see [`MIN_SENT_IN_PLACE`]) rather than copied.
+    pub fn bulk_value(&mut self, v: ReadValue<'_>) {
+        match v {
+            ReadValue::Ref(r) if r.len() >= MIN_SENT_IN_PLACE => {
+                self.header(b'$', r.len() as i64);
+                self.span_bytes += r.len();
+                self.spans.push((self.buf.len(), r));
+                self.buf.put_slice(b"\r\n");
+            }
+            v => self.bulk(&v),
+        }
     }
 
     /// A bulk string of an integer's decimal form.
@@ -274,6 +363,37 @@ mod tests {
         assert_eq!(enc(Protocol::Resp3, |r| r.push(3)), ">3\r\n");
         assert_eq!(enc(Protocol::Resp3, |r| r.double(-2.0)), ",-2\r\n");
         assert_eq!(enc(Protocol::Resp3, |r| r.verbatim("txt", b"hi")), "=6\r\ntxt:hi\r\n");
+    }
+
+    #[test]
+    fn long_values_are_held_in_place_and_roll_back_with_the_reply() {
+        let long = vec![b'x'; MIN_SENT_IN_PLACE];
+        let mut r = Reply::new(Protocol::Resp2);
+        r.ok();
+        let mark = r.mark();
+        r.bulk_value(ReadValue::Ref(ValueRef::owned(&long)));
+        r.bulk_value(ReadValue::Ref(ValueRef::owned(b"short")));
+        r.bulk_value(ReadValue::Slice(&long));
+        assert!(r.has_spans());
+        let expected = |n: usize| {
+            let mut e = b"+OK\r\n".to_vec();
+            for v in [&long[..], b"short", &long[..]].iter().take(n) {
+                e.extend_from_slice(format!("${}\r\n", v.len()).as_bytes());
+                e.extend_from_slice(v);
+                e.extend_from_slice(b"\r\n");
+            }
+            e
+        };
+        assert_eq!(r.pieces().collect::<Vec<_>>().concat(), expected(3));
+        assert_eq!(r.len(), expected(3).len());
+        // Only the first long value is held in place: 3 pieces (before, it, after).
+        assert_eq!(r.pieces().count(), 3);
+        r.truncate(mark);
+        assert!(!r.has_spans());
+        assert_eq!(r.len(), 5);
+        r.bulk_value(ReadValue::Ref(ValueRef::owned(&long)));
+        assert_eq!(r.take_bytes(), expected(1));
+        assert!(r.is_empty() && r.len() == 0);
     }
 
     #[test]
