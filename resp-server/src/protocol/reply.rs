@@ -393,7 +393,8 @@ mod tests {
         assert_eq!(r.len(), 5);
         r.bulk_value(ReadValue::Ref(ValueRef::owned(&long)));
         assert_eq!(r.take_bytes(), expected(1));
-        assert!(r.is_empty() && r.len() == 0);
+        assert!(r.is_empty());
+        assert_eq!(r.len(), 0);
     }
 
     #[test]
