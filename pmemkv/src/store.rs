@@ -838,6 +838,95 @@ impl Store {
         }
     }
 
+    /// Calls `f` once with the live values of all of `keys`, in order (`None` for a key
+    /// that is absent), borrowed for the call like [`Store::get_with`]. One read of a batch:
+    /// the index probes of the keys ahead are prefetched while earlier ones are looked up,
+    /// and the values ahead while earlier ones are verified, so their cache misses overlap
+    /// instead of following one another (an `LRANGE` of 100 elements, an `MGET`). Like any
+    /// read outside a transaction it is not a snapshot: a key written meanwhile may be seen
+    /// before or after the write.
+    pub fn get_many_with<R>(&self, keys: &[&[u8]], f: impl FnOnce(&[Option<&[u8]>]) -> R) -> Result<R> {
+        /// How many values ahead are prefetched.
+        const VALUE_PREFETCH: usize = 4;
+        /// Where a value was found: in a segment of the view, or resolved into `held`.
+        enum Found<'v> {
+            Absent,
+            Mapped(&'v [u8]),
+            Held(usize),
+        }
+        if self.inner.group.here() {
+            let mut held = Vec::with_capacity(keys.len());
+            for key in keys {
+                held.push(self.get(key)?);
+            }
+            let values: Vec<Option<&[u8]>> = held.iter().map(|v| v.as_deref()).collect();
+            return Ok(f(&values));
+        }
+        let view = self.inner.view.load();
+        let now = std::cell::OnceCell::new();
+        let mut entries = Vec::with_capacity(keys.len());
+        for e in view.lookup_each(keys) {
+            let live = e?.filter(|e| {
+                !e.is_tombstone() && (e.expire_at_ms == 0 || !e.is_expired(*now.get_or_init(|| self.inner.now())))
+            });
+            entries.push(live.and_then(|e| e.value));
+        }
+        let prefetch = |loc: &Option<ValueLoc>| {
+            if let Some(ValueLoc::Inline { segment, offset, .. }) = loc {
+                if let Some(b) = view.segments.get(segment).and_then(|s| s.bytes().get(*offset as usize)) {
+                    crate::io::prefetch(b);
+                }
+            }
+        };
+        entries.iter().take(VALUE_PREFETCH).for_each(prefetch);
+        let mut held: Vec<ValueRef> = Vec::new();
+        let mut found = Vec::with_capacity(entries.len());
+        // Neighbouring values are mostly in one segment: remember the last one.
+        let mut last: Option<&Arc<Segment>> = None;
+        for (i, loc) in entries.iter().enumerate() {
+            if let Some(ahead) = entries.get(i + VALUE_PREFETCH) {
+                prefetch(ahead);
+            }
+            let mapped = match *loc {
+                None => {
+                    found.push(Found::Absent);
+                    continue;
+                }
+                Some(ValueLoc::Inline { segment, offset, len, crc }) => {
+                    let seg = match last {
+                        Some(s) if s.id() == segment => Some(s),
+                        _ => view.segments.get(&segment),
+                    };
+                    match seg {
+                        Some(seg) => {
+                            last = Some(seg);
+                            Some(seg.read_verified(offset, len, crc)?)
+                        }
+                        None => None,
+                    }
+                }
+                Some(_) => None,
+            };
+            match mapped {
+                Some(bytes) => found.push(Found::Mapped(bytes)),
+                // A blob, or a segment the view does not hold: `resolve` finds it.
+                None => {
+                    held.push(self.inner.resolve(&view, loc.expect("a value"))?);
+                    found.push(Found::Held(held.len() - 1));
+                }
+            }
+        }
+        let values: Vec<Option<&[u8]>> = found
+            .iter()
+            .map(|f| match f {
+                Found::Absent => None,
+                Found::Mapped(b) => Some(*b),
+                Found::Held(i) => Some(&held[*i][..]),
+            })
+            .collect();
+        Ok(f(&values))
+    }
+
     /// Starts loading what a read of `key` will touch into the CPU cache — its index entry
     /// (by looking it up) and the first and last bytes of an inline value (a prefetch, not a
     /// read: nothing is checked or returned). A caller holding several reads (a pipelined

@@ -808,3 +808,34 @@ fn get_with_ref_hands_long_values_over_as_handles_that_outlive_overwrites() {
     assert_eq!(&kept[..], &[7u8; 5000][..]);
     assert!(s.get_with_ref(b"long", 1, |v| v.is_none()).unwrap());
 }
+
+/// `get_many_with` returns, in order, what `get` returns for each key: absent, deleted and
+/// expired keys as `None`, values in the memtable, in runs and in blob files.
+#[test]
+fn get_many_with_reads_like_get_for_each_key() {
+    let clock = TestClock::new(10_000);
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path(), &Options { max_inline_value: 1024, ..clocked(&clock, 1 << 20) });
+    let big = vec![9u8; 50_000];
+    s.put(b"old", b"in a run").unwrap();
+    s.put(b"gone", b"x").unwrap();
+    s.checkpoint().unwrap();
+    s.put(b"new", b"in the memtable").unwrap();
+    let mut w = s.blob_writer(b"blob").unwrap();
+    w.write_all(&big).unwrap();
+    w.commit().unwrap();
+    s.delete(b"gone").unwrap();
+    let at = PutOptions { condition: Condition::Always, expiry: Expiry::At(clock.now() + 10), durability: None };
+    s.put_with(b"soon", b"expires", at).unwrap().unwrap();
+    let keys: Vec<&[u8]> = vec![b"new", b"missing", b"old", b"gone", b"blob", b"soon", b"new"];
+    let read = || s.get_many_with(&keys, |vs| vs.iter().map(|v| v.map(|b| b.to_vec())).collect::<Vec<_>>()).unwrap();
+    let each = || keys.iter().map(|k| s.get(k).unwrap().map(|v| v.to_vec())).collect::<Vec<_>>();
+    assert_eq!(read(), each());
+    assert_eq!(read()[0].as_deref(), Some(&b"in the memtable"[..]));
+    assert_eq!(read()[4].as_deref(), Some(&big[..]));
+    assert_eq!(read()[5].as_deref(), Some(&b"expires"[..]));
+    clock.advance(10);
+    assert_eq!(read()[5], None);
+    assert_eq!(read(), each());
+    assert!(s.get_many_with(&[], |vs| vs.is_empty()).unwrap());
+}

@@ -23,6 +23,10 @@ use crate::store::Txn;
 use crate::value::ValueRef;
 use std::ops::Bound;
 
+/// The longest `LRANGE` that [`Collections::lrange_with`] reads as a batch of point lookups
+/// rather than a scan.
+pub const LRANGE_BATCH: u64 = 1024;
+
 /// Which end of a list (Redis's `LEFT` = head, `RIGHT` = tail).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ListEnd {
@@ -214,6 +218,36 @@ impl Collections {
             end: Bound::Included(list_key(key, m.version, m.head + e)),
         };
         self.store.iter_range(range, Direction::Forward).map(|r| r.map(|(_, v)| v)).collect()
+    }
+
+    /// [`Collections::lrange`] without handles: calls `f` once with the elements' bytes,
+    /// borrowed for the call. A range of up to [`LRANGE_BATCH`] elements is read as that
+    /// many point lookups in one batch ([`Store::get_many_with`](crate::Store::get_many_with):
+    /// positions are contiguous, so the keys are known), which overlaps their cache misses;
+    /// a longer one is one ordered scan. An element popped meanwhile is left out, as a scan
+    /// would.
+    pub fn lrange_with<R>(&self, key: &[u8], start: i64, stop: i64, f: impl FnOnce(&[&[u8]]) -> R) -> Result<R> {
+        let Some(m) = self.load_coll(key, KeyType::List)? else { return Ok(f(&[])) };
+        let Some((s, e)) = normalize_range(start, stop, m.count) else { return Ok(f(&[])) };
+        if e - s >= LRANGE_BATCH {
+            let items = self.lrange(key, start, stop)?;
+            let slices: Vec<&[u8]> = items.iter().map(|v| &v[..]).collect();
+            return Ok(f(&slices));
+        }
+        // The keys side by side in one buffer: one allocation, not one per element.
+        let prefix = list_key(key, m.version, 0);
+        let prefix = &prefix[..prefix.len() - 8];
+        let stride = prefix.len() + 8;
+        let mut keys = Vec::with_capacity(stride * (e - s + 1) as usize);
+        for i in s..=e {
+            keys.extend_from_slice(prefix);
+            keys.extend_from_slice(&(m.head + i).to_be_bytes());
+        }
+        let refs: Vec<&[u8]> = keys.chunks_exact(stride).collect();
+        self.store.get_many_with(&refs, |values| {
+            let present: Vec<&[u8]> = values.iter().flatten().copied().collect();
+            f(&present)
+        })
     }
 
     /// Indices of elements of list `key` equal to `element` (`LPOS`), in search order: from

@@ -48,7 +48,7 @@ use crate::value::ValueRef;
 
 pub use keyops::ExpireDecision;
 pub use keys::{CollMeta, KeyType, Meta, StreamMeta, StringForm};
-pub use list::{InsertWhere, ListEnd, LposOptions};
+pub use list::{InsertWhere, ListEnd, LposOptions, LRANGE_BATCH};
 pub use set::SetOp;
 pub use stream::{
     AutoClaim, ClaimOptions, Fields, GroupCreate, GroupDetail, GroupEntry, GroupOutcome, GroupRead, PendingEntry,

@@ -263,11 +263,14 @@ fn llen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 /// ```
 fn lrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let (start, stop) = (int_arg(&args[2])?, int_arg(&args[3])?);
-    let items = ctx.srv.colls.lrange(&ctx.key(&args[1]), start, stop)?;
-    ctx.out.array(items.len());
-    for v in &items {
-        ctx.out.bulk(v);
-    }
+    let key = ctx.key(&args[1]);
+    let out = &mut *ctx.out;
+    ctx.srv.colls.lrange_with(&key, start, stop, |items| {
+        out.array(items.len());
+        for v in items {
+            out.bulk(v);
+        }
+    })?;
     Ok(())
 }
 
