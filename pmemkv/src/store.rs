@@ -1709,6 +1709,21 @@ impl Txn<'_> {
         }
     }
 
+    /// [`Txn::get`] and [`Txn::meta`] of a key together, with one index lookup for a key
+    /// this transaction has not written (a collection's metadata: its value and its expiry).
+    pub fn get_with_meta(&self, key: &[u8]) -> Result<Option<(ValueRef, KeyMeta)>> {
+        if self.pending.contains_key(key) {
+            return Ok(match (self.get(key)?, self.meta(key)?) {
+                (Some(v), Some(m)) => Some((v, m)),
+                _ => None,
+            });
+        }
+        match self.stored_live(key)? {
+            Some(e) => Ok(Some((self.store.inner.resolve(&self.view, e.value.expect("live"))?, key_meta(e)))),
+            None => Ok(None),
+        }
+    }
+
     /// Metadata of a live key, including this transaction's writes.
     pub fn meta(&self, key: &[u8]) -> Result<Option<KeyMeta>> {
         let now = self.now();

@@ -388,9 +388,11 @@ pub(crate) struct TxMeta {
 /// Loads the metadata of `key` in `txn`.
 pub(crate) fn tx_load(store: &Store, txn: &Txn<'_>, key: &[u8]) -> Result<TxMeta> {
     let mk = meta_key(key);
-    let Some(raw) = txn.get(&mk)? else { return Ok(TxMeta { meta: None, raw: None, expiry: None }) };
+    let Some((raw, stored)) = txn.get_with_meta(&mk)? else {
+        return Ok(TxMeta { meta: None, raw: None, expiry: None });
+    };
     let meta = decode_meta(&raw).ok_or_else(|| malformed(store, key))?;
-    let expiry = txn.meta(&mk)?.and_then(|m| m.expire_at_ms);
+    let expiry = stored.expire_at_ms;
     Ok(TxMeta { meta: Some(meta), raw: Some(raw), expiry })
 }
 
