@@ -213,6 +213,12 @@ impl Collections {
     pub fn lrange(&self, key: &[u8], start: i64, stop: i64) -> Result<Vec<ValueRef>> {
         let Some(m) = self.load_coll(key, KeyType::List)? else { return Ok(Vec::new()) };
         let Some((s, e)) = normalize_range(start, stop, m.count) else { return Ok(Vec::new()) };
+        self.scan_positions(key, &m, s, e)
+    }
+
+    /// Elements `s..=e` (normalized indices) of list `key` with metadata `m`, by one ordered
+    /// scan.
+    fn scan_positions(&self, key: &[u8], m: &CollMeta, s: u64, e: u64) -> Result<Vec<ValueRef>> {
         let range = KeyRange {
             start: Bound::Included(list_key(key, m.version, m.head + s)),
             end: Bound::Included(list_key(key, m.version, m.head + e)),
@@ -230,7 +236,7 @@ impl Collections {
         let Some(m) = self.load_coll(key, KeyType::List)? else { return Ok(f(&[])) };
         let Some((s, e)) = normalize_range(start, stop, m.count) else { return Ok(f(&[])) };
         if e - s >= LRANGE_BATCH {
-            let items = self.lrange(key, start, stop)?;
+            let items = self.scan_positions(key, &m, s, e)?;
             let slices: Vec<&[u8]> = items.iter().map(|v| &v[..]).collect();
             return Ok(f(&slices));
         }

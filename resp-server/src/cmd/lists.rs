@@ -265,12 +265,7 @@ fn lrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let (start, stop) = (int_arg(&args[2])?, int_arg(&args[3])?);
     let key = ctx.key(&args[1]);
     let out = &mut *ctx.out;
-    ctx.srv.colls.lrange_with(&key, start, stop, |items| {
-        out.array(items.len());
-        for v in items {
-            out.bulk(v);
-        }
-    })?;
+    ctx.srv.colls.lrange_with(&key, start, stop, |items| out.bulks(items))?;
     Ok(())
 }
 
