@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use pmemkv::collections::{StreamId, XAddId};
 use pmemkv::{Collections, Error, Options, Store, WriteBatch};
 
 fn open(dir: &std::path::Path) -> Store {
@@ -180,4 +181,36 @@ fn key_count_inside_a_group_includes_its_pending_writes() {
         .unwrap();
     assert_eq!(store.key_count(b""), Some((3, 2)));
     assert_eq!(store.key_count(b"n"), Some((1, 1)));
+}
+
+/// Renaming or copying a collection onto a key whose earlier collection was deleted in the
+/// same group must not bring that collection's elements back: the group's transactions share
+/// one version, so the copy needs a version whose element spaces are empty.
+#[test]
+fn a_collection_renamed_over_one_made_in_the_same_group_has_only_its_own_elements() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Arc::new(open(tmp.path()));
+    let c = Collections::new(store.clone());
+    store
+        .atomic(|| {
+            c.hset(b"b", &[("old", "1")])?;
+            c.hset(b"a", &[("new", "2")])?;
+            c.rename_key(b"a", b"b", false)?;
+            c.sadd(b"s", &["old"])?;
+            c.delete_key(b"s")?;
+            c.sadd(b"t", &["new"])?;
+            c.copy_key(b"t", b"s", true)?;
+            // A stream's consumer groups live in a third element space.
+            c.xadd(b"x", XAddId::Auto, &[("f", "v")])?;
+            c.xgroup_create(b"x", b"g", Some(StreamId::MIN), None, false)?;
+            c.delete_key(b"x")?;
+            c.xadd(b"x", XAddId::Auto, &[("f", "v")])?;
+            Ok(())
+        })
+        .unwrap();
+    let fields: Vec<Vec<u8>> = c.hgetall(b"b").unwrap().into_iter().map(|(f, _)| f).collect();
+    assert_eq!(fields, vec![b"new".to_vec()]);
+    assert_eq!(c.hlen(b"b").unwrap(), 1);
+    assert_eq!(c.smembers(b"s").unwrap(), vec![b"new".to_vec()]);
+    assert!(c.xinfo_groups(b"x").unwrap().unwrap().is_empty(), "the deleted stream's group came back");
 }

@@ -119,6 +119,37 @@ fn a_pipelined_transaction_with_redis_rs_atomic_pipe() {
     assert_eq!((a, b), (5, 7));
 }
 
+/// Every command of a transaction writes with the same engine version: a collection
+/// renamed (or copied) over one created earlier in the same transaction, or one created again
+/// after a DEL in it, shows only its own elements afterwards.
+#[test]
+fn collections_recreated_inside_one_transaction_keep_only_their_own_elements() {
+    let srv = TestServer::start();
+    let mut c = srv.conn();
+    cmd(&mut c, &["MULTI"]).unwrap();
+    for args in [
+        &["HSET", "b", "old", "1"][..],
+        &["HSET", "a", "new", "2"],
+        &["RENAME", "a", "b"],
+        &["RPUSH", "l", "x", "y", "z"],
+        &["DEL", "l"],
+        &["RPUSH", "l", "w"],
+        &["LTRIM", "l", "0", "0"],
+        &["XADD", "s", "*", "f", "v"],
+        &["XGROUP", "CREATE", "s", "g", "0"],
+        &["DEL", "s"],
+        &["XADD", "s", "*", "f", "v"],
+    ] {
+        assert_eq!(cmd(&mut c, args).unwrap(), Value::SimpleString("QUEUED".into()), "{args:?}");
+    }
+    cmd(&mut c, &["EXEC"]).unwrap();
+    assert_eq!(cmd(&mut c, &["HGETALL", "b"]).unwrap(), Value::Array(vec![bulk("new"), bulk("2")]));
+    assert_eq!(cmd(&mut c, &["LRANGE", "l", "0", "-1"]).unwrap(), Value::Array(vec![bulk("w")]));
+    assert_eq!(cmd(&mut c, &["RPUSH", "l", "v"]).unwrap(), Value::Int(2));
+    assert_eq!(cmd(&mut c, &["LRANGE", "l", "0", "-1"]).unwrap(), Value::Array(vec![bulk("w"), bulk("v")]));
+    assert_eq!(cmd(&mut c, &["XINFO", "GROUPS", "s"]).unwrap(), Value::Array(vec![]));
+}
+
 /// EXEC is one engine record: killed at any moment, the server comes back with every
 /// transaction either wholly applied or not at all.
 #[test]

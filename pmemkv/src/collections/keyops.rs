@@ -9,7 +9,7 @@
 use crate::collections::keys::{
     decode_meta, meta_key, space_prefix, CollMeta, Meta, StringForm, ELEM_SPACE, GROUP_SPACE, ZINDEX_SPACE,
 };
-use crate::collections::{malformed, Collections};
+use crate::collections::{malformed, tx_fresh_version, Collections};
 use crate::error::Result;
 use crate::iter::{Direction, KeyRange};
 use crate::store::Txn;
@@ -106,7 +106,9 @@ impl Collections {
                 return self.put_string_as(txn, &meta_key(dst), &raw[1..], expiry, StringForm::of(&raw));
             }
             Meta::Coll(c) => {
-                let version = txn.version();
+                // Not simply this transaction's version: inside an atomic group `dst` may
+                // have held a collection of that version already, whose elements would show.
+                let version = tx_fresh_version(&self.store, txn, dst)?;
                 for space in [ELEM_SPACE, GROUP_SPACE, ZINDEX_SPACE] {
                     let from = space_prefix(space, src, c.version);
                     let to = space_prefix(space, dst, version);

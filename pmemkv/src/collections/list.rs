@@ -14,7 +14,7 @@
 //! [`Collections::purge_orphans`]), so it costs O(min(kept, dropped)).
 
 use crate::collections::keys::{list_key, CollMeta, KeyType, LIST_BIAS};
-use crate::collections::{tx_coll, tx_store_meta, Collections};
+use crate::collections::{tx_coll, tx_fresh_version, tx_store_meta, Collections};
 use crate::error::{Error, Result};
 use crate::iter::{Direction, KeyRange};
 use crate::record::OP_HEADER_LEN;
@@ -90,7 +90,7 @@ impl Collections {
             let (mut m, expiry) = match tx_coll(&self.store, txn, key, KeyType::List)? {
                 Some(x) => x,
                 None if only_existing => return Ok(0),
-                None => (CollMeta::new(KeyType::List, txn.version()), None),
+                None => (CollMeta::new(KeyType::List, tx_fresh_version(&self.store, txn, key)?), None),
             };
             for v in values {
                 push_one(txn, key, &mut m, end, v.as_ref())?;
@@ -184,7 +184,7 @@ impl Collections {
             }
             let (mut dm, d_exp) = match tx_coll(&self.store, txn, dst, KeyType::List)? {
                 Some(x) => x,
-                None => (CollMeta::new(KeyType::List, txn.version()), None),
+                None => (CollMeta::new(KeyType::List, tx_fresh_version(&self.store, txn, dst)?), None),
             };
             let v = self.pop_one(txn, src, &mut sm, from)?;
             push_one(txn, dst, &mut dm, to, &v)?;
@@ -438,11 +438,11 @@ impl Collections {
                 return Ok(());
             }
             let mut spent = 0u64;
-            // A new version must differ from the current one (inside an atomic group a list
-            // created earlier in the group already has this transaction's version).
-            if kept < dropped && txn.version() != m.version {
+            if kept < dropped {
                 let span = self.read_span(txn, key, &m, s, e + 1)?;
-                let version = txn.version();
+                // A version whose element space is empty (inside an atomic group, this
+                // transaction's version may be the list's own, or an earlier incarnation's).
+                let version = tx_fresh_version(&self.store, txn, key)?;
                 for (k, v) in span.iter().enumerate() {
                     put_counted(txn, &list_key(key, version, LIST_BIAS + k as u64), v, &mut spent, budget)?;
                 }

@@ -439,7 +439,7 @@ pub(crate) fn tx_fresh_version(store: &Store, txn: &Txn<'_>, key: &[u8]) -> Resu
         return Ok(v);
     }
     let unused = |version: u64| -> Result<bool> {
-        for space in [ELEM_SPACE, ZINDEX_SPACE] {
+        for space in [ELEM_SPACE, ZINDEX_SPACE, GROUP_SPACE] {
             let mut it = txn.iter_range(KeyRange::prefix(&space_prefix(space, key, version)), Direction::Forward);
             if it.next_key()?.is_some() {
                 return Ok(false);

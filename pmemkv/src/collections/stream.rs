@@ -16,7 +16,7 @@ use crate::collections::keys::{
     pel_prefix, space_prefix, stream_key, CollMeta, ConsumerMeta, GroupMeta, KeyType, Nack, ELEM_SPACE, GROUP_SPACE,
     TAG_CONSUMER_PEL,
 };
-use crate::collections::{non_empty, tx_coll, tx_store_meta, Collections};
+use crate::collections::{non_empty, tx_coll, tx_fresh_version, tx_store_meta, Collections};
 use crate::error::{Error, Result};
 use crate::iter::{prefix_successor, Direction, KeyRange};
 use crate::store::Txn;
@@ -212,7 +212,7 @@ impl Collections {
             let (mut m, expiry) = match tx_coll(&self.store, txn, key, KeyType::Stream)? {
                 Some(x) => x,
                 None if opts.no_mkstream => return Ok(None),
-                None => (CollMeta::new(KeyType::Stream, txn.version()), None),
+                None => (CollMeta::new(KeyType::Stream, tx_fresh_version(&self.store, txn, key)?), None),
             };
             let last = m.stream.last_id;
             if last == StreamId::MAX {
@@ -856,7 +856,9 @@ impl Collections {
         self.store.update(|txn| {
             let (m, expiry, created) = match tx_coll(&self.store, txn, key, KeyType::Stream)? {
                 Some((m, e)) => (m, e, false),
-                None if mkstream => (CollMeta::new(KeyType::Stream, txn.version()), None, true),
+                None if mkstream => {
+                    (CollMeta::new(KeyType::Stream, tx_fresh_version(&self.store, txn, key)?), None, true)
+                }
                 None => return Ok(GroupCreate::NoStream),
             };
             let gk = group_key(key, m.version, group);
