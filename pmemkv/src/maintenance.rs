@@ -671,7 +671,8 @@ fn relocate_segment(inner: &Inner, maint: &mut Maint, seg: &Arc<Segment>, cold: 
                         }
                     }
                     // Each op's current entry is known (checked above, under this lock hold).
-                    let prevs: Vec<Option<Entry>> = keep[start..end_i].iter().map(|(_, cur, _)| Some(*cur)).collect();
+                    let prevs: Vec<Option<Option<Entry>>> =
+                        keep[start..end_i].iter().map(|(_, cur, _)| Some(Some(*cur))).collect();
                     if let Some(at) = inner.commit_locked_known(w, &mut ops[start..end_i], Some(&prevs))? {
                         last = at;
                     }

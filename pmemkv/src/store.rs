@@ -498,15 +498,16 @@ impl Inner {
         self.commit_locked_known(w, ops, None)
     }
 
-    /// [`Inner::commit_locked`] for a caller that already knows each op key's current index
-    /// entry: `prevs[i]` for `ops[i]`, established under this same hold of the writer lock
-    /// (compaction, whose keys are found in old index runs — a lookup that probes every run).
-    /// Applying the ops then skips their lookups.
+    /// [`Inner::commit_locked`] for a caller that already knows op keys' current index
+    /// entries: `prevs[i]` for `ops[i]` is `Some(entry)` when known (`Some(None)`: no entry
+    /// with a value), established under this same hold of the writer lock — compaction, whose
+    /// keys are found in old index runs (a lookup that probes every run), and transactions'
+    /// [`Txn::put_new`]. Applying the ops then skips those lookups.
     pub fn commit_locked_known(
         &self,
         w: &mut Writer,
         ops: &mut [OpRef<'_>],
-        prevs: Option<&[Option<Entry>]>,
+        prevs: Option<&[Option<Option<Entry>>]>,
     ) -> Result<Option<Lsn>> {
         debug_assert!(prevs.is_none_or(|p| p.len() == ops.len()));
         if ops.is_empty() {
@@ -566,7 +567,7 @@ impl Inner {
                 OpKind::PutBlob => Some(ValueLoc::Blob { id: op.blob.0, len: op.blob.1 }),
                 OpKind::Delete | OpKind::SetExpiry => None,
             };
-            let prev = prevs.map(|p| p[i]);
+            let prev = prevs.and_then(|p| p[i]);
             apply_op(w, &view, op.kind, op.key, op.version, op.expire_at_ms, loc, record::op_len(op) as u64, at, prev);
         }
         if !w.count_deltas.is_empty() {
@@ -687,7 +688,10 @@ pub(crate) fn apply_op(
         })
     });
     if cfg!(debug_assertions) && known_prev.is_some() {
-        debug_assert_eq!(prev, view.lookup_hashed(key, hash).ok().flatten(), "a known previous entry is stale");
+        // Only the previous value matters (a known "none" may be a tombstone).
+        let with_value = |e: Option<Entry>| e.filter(|e| e.value.is_some());
+        let found = view.lookup_hashed(key, hash).ok().flatten();
+        debug_assert_eq!(with_value(prev), with_value(found), "a known previous entry is stale: {key:?}");
     }
     let new = match kind {
         OpKind::Put | OpKind::PutBlob => Entry { version, expire_at_ms, value: loc },
@@ -1202,7 +1206,7 @@ impl Store {
             }
         };
         let mut ops = pending_ops(&state.pending);
-        let at = inner.commit_locked(&mut w, &mut ops);
+        let at = inner.commit_locked_known(&mut w, &mut ops, pending_known(&state.pending).as_deref());
         inner.settle_staged(state.staged, at.as_ref().ok().map(|_| &state.pending));
         let at = at?;
         drop(w);
@@ -1293,7 +1297,7 @@ impl Store {
         let Txn { pending, w, staged, .. } = txn;
         let TxnWriter::Locked(mut w) = w else { unreachable!("a transaction outside a group holds the lock") };
         let mut ops = pending_ops(&pending);
-        let at = inner.commit_locked(&mut w, &mut ops);
+        let at = inner.commit_locked_known(&mut w, &mut ops, pending_known(&pending).as_deref());
         inner.settle_staged(staged, at.as_ref().ok().map(|_| &pending));
         let at = at?;
         drop(w);
@@ -1567,7 +1571,7 @@ fn pending_ops(pending: &BTreeMap<Vec<u8>, Pending>) -> Vec<OpRef<'_>> {
     pending
         .iter()
         .map(|(key, p)| match p {
-            Pending::Put { value, expire_at_ms } => {
+            Pending::Put { value, expire_at_ms, .. } => {
                 OpRef { kind: OpKind::Put, key, version: 0, expire_at_ms: *expire_at_ms, value, blob: (0, 0) }
             }
             Pending::PutBlob { id, len, expire_at_ms } => OpRef {
@@ -1586,6 +1590,16 @@ fn pending_ops(pending: &BTreeMap<Vec<u8>, Pending>) -> Vec<OpRef<'_>> {
             }
         })
         .collect()
+}
+
+/// What the writes of [`pending_ops`] know of their keys' current entries (for
+/// [`Inner::commit_locked_known`]): `None` if nothing (the common case, no allocation).
+fn pending_known(pending: &BTreeMap<Vec<u8>, Pending>) -> Option<Vec<Option<Option<Entry>>>> {
+    let new = |p: &Pending| matches!(p, Pending::Put { new: true, .. });
+    if !pending.values().any(new) {
+        return None;
+    }
+    Some(pending.values().map(|p| new(p).then_some(None)).collect())
 }
 
 fn key_meta(e: Entry) -> KeyMeta {
@@ -1620,6 +1634,8 @@ pub(crate) enum Pending {
     Put {
         value: Vec<u8>,
         expire_at_ms: u64,
+        /// The caller knew the store holds no value under the key ([`Txn::put_new`]).
+        new: bool,
     },
     /// A staged blob file put under the key.
     PutBlob {
@@ -1682,7 +1698,7 @@ impl Txn<'_> {
     /// The live value of `key`, including this transaction's writes.
     pub fn get(&self, key: &[u8]) -> Result<Option<ValueRef>> {
         match self.pending.get(key) {
-            Some(Pending::Put { value, expire_at_ms }) => {
+            Some(Pending::Put { value, expire_at_ms, .. }) => {
                 Ok((*expire_at_ms == 0 || *expire_at_ms > self.now()).then(|| ValueRef::owned(value)))
             }
             Some(Pending::PutBlob { id, len, expire_at_ms }) => {
@@ -1728,7 +1744,7 @@ impl Txn<'_> {
     pub fn meta(&self, key: &[u8]) -> Result<Option<KeyMeta>> {
         let now = self.now();
         match self.pending.get(key) {
-            Some(Pending::Put { value, expire_at_ms }) => {
+            Some(Pending::Put { value, expire_at_ms, .. }) => {
                 Ok((*expire_at_ms == 0 || *expire_at_ms > now).then(|| KeyMeta {
                     version: self.version(),
                     expire_at_ms: (*expire_at_ms != 0).then_some(*expire_at_ms),
@@ -1769,13 +1785,27 @@ impl Txn<'_> {
 
     /// Puts `key` with an optional absolute expiry (ms since the Unix epoch).
     pub fn put_with_expiry(&mut self, key: &[u8], value: &[u8], expire_at_ms: Option<u64>) -> Result<()> {
+        self.put_pending(key, value, expire_at_ms.map_or(0, |t| t.max(1)), false)
+    }
+
+    /// Puts `key` (no expiry), which the caller knows holds no value in the store: it was
+    /// never written, or deleted (a collection's element outside its bounds, a member just
+    /// found absent). The commit then skips the index lookup of the key's previous entry —
+    /// for a new key a probe of every index run, on paths such as `LPUSH` and `ZADD` one of
+    /// the few per command. Debug builds check the claim at commit; a false one would only
+    /// misaccount space (a superseded value not counted dead) and key counts, never lose or
+    /// return wrong data. If this transaction (or its group) already wrote `key`, the store
+    /// may hold a value that write hides, so this is then a plain [`Txn::put`].
+    pub fn put_new(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+        let new = !self.pending.contains_key(key);
+        self.put_pending(key, value, 0, new)
+    }
+
+    fn put_pending(&mut self, key: &[u8], value: &[u8], expire_at_ms: u64, new: bool) -> Result<()> {
         check_key(key)?;
         self.store.inner.check_value(value)?;
         self.note_undo(key);
-        self.pending.insert(
-            key.to_vec(),
-            Pending::Put { value: value.to_vec(), expire_at_ms: expire_at_ms.map_or(0, |t| t.max(1)) },
-        );
+        self.pending.insert(key.to_vec(), Pending::Put { value: value.to_vec(), expire_at_ms, new });
         Ok(())
     }
 
@@ -1864,7 +1894,7 @@ impl Txn<'_> {
         let mut values: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
         for (k, p) in self.pending_in(&range) {
             let entry = match p {
-                Pending::Put { value, expire_at_ms } => {
+                Pending::Put { value, expire_at_ms, .. } => {
                     values.insert(k.clone(), value.clone());
                     Entry {
                         version,

@@ -70,14 +70,17 @@ impl Collections {
             let mut added = 0;
             for (f, v) in pairs {
                 let ek = elem_key(key, m.version, f.as_ref());
-                let seq = match txn.get(&ek)? {
-                    Some(old) => seq_of(&self.store, key, &old)?,
+                match txn.get(&ek)? {
+                    Some(old) => {
+                        let seq = seq_of(&self.store, key, &old)?;
+                        txn.put(&ek, &encode_value(seq, v.as_ref()))?;
+                    }
                     None => {
                         added += 1;
-                        next_seq(&mut m)
+                        let seq = next_seq(&mut m);
+                        txn.put_new(&ek, &encode_value(seq, v.as_ref()))?;
                     }
-                };
-                txn.put(&ek, &encode_value(seq, v.as_ref()))?;
+                }
             }
             m.count += added;
             tx_store_meta(txn, key, &m, expiry)?;

@@ -525,7 +525,9 @@ fn push_one(txn: &mut Txn<'_>, key: &[u8], m: &mut CollMeta, end: ListEnd, v: &[
             p
         }
     };
-    txn.put(&list_key(key, m.version, pos), v)?;
+    // Positions outside the list's bounds hold no value (pops and trims delete what they
+    // remove; a new list's version has an empty element space).
+    txn.put_new(&list_key(key, m.version, pos), v)?;
     m.count += 1;
     Ok(())
 }

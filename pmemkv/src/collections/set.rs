@@ -45,7 +45,7 @@ impl Collections {
             for member in members {
                 let ek = elem_key(key, m.version, member.as_ref());
                 if !txn.exists(&ek)? {
-                    txn.put(&ek, &[])?;
+                    txn.put_new(&ek, &[])?;
                     added += 1;
                 }
             }

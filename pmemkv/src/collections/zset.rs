@@ -499,12 +499,16 @@ impl Collections {
 /// Writes `member`'s element and score-index keys for `score`, removing the index entry of
 /// its `old` score.
 fn set_score(txn: &mut Txn<'_>, key: &[u8], version: u64, member: &[u8], old: Option<f64>, score: f64) -> Result<()> {
+    let ek = elem_key(key, version, member);
     if let Some(old) = old {
         // The member's score key says this index entry exists.
         txn.delete_live(&zindex_key(key, version, old, member))?;
+        txn.put(&ek, &encode_score_value(score))?;
+    } else {
+        txn.put_new(&ek, &encode_score_value(score))?;
     }
-    txn.put(&elem_key(key, version, member), &encode_score_value(score))?;
-    txn.put(&zindex_key(key, version, score, member), &[])
+    // The member's only index entry is under its old score (callers skip an unchanged score).
+    txn.put_new(&zindex_key(key, version, score, member), &[])
 }
 
 impl Collections {
