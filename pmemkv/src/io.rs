@@ -179,22 +179,40 @@ pub fn mapped_appends_safe(file: &File) -> bool {
     }
 }
 
-/// A writable shared mapping of a whole file, through which the log writer appends.
+/// Bytes of the file [`AppendMapping`] maps at a time (at least; a larger write gets a
+/// window of its own size).
+///
+/// Why not the whole file: `fdatasync` write-protects every dirty page it writes back that
+/// is mapped writable (`folio_mkclean`), flushing the TLB of every CPU that runs this
+/// process for each page — an inter-processor interrupt per 4 KiB of log, landing on the
+/// connection threads. `perf` put 8% of a write-heavy process's CPU there (`ptep_clear_flush`
+/// → `smp_call_function_many_cond`) with the whole segment mapped. Pages left behind the
+/// window are unmapped (one TLB flush per window), so the flusher finds at most this many
+/// bytes mapped.
+pub const APPEND_WINDOW: u64 = 1 << 20;
+
+/// A writable shared mapping of a window of a file, through which the log writer appends.
 ///
 /// It is a second mapping beside the read-only [`MappedFile`] of the same file: readers only
 /// ever hold `&[u8]`s into the read-only one, and this one is written only by raw-pointer
 /// copies, so no Rust reference covers memory stored into here. Both map the same page-cache
 /// pages, so a reader sees an appended byte as soon as it is published, and `fdatasync` on
 /// the file writes these pages back like any other dirty page. One copy replaces a `pwrite`
-/// system call per commit (a small put: 1.8 -> 0.7 µs of CPU).
+/// system call per commit (a small put: 1.8 -> 0.7 µs of CPU). Only the
+/// [`APPEND_WINDOW`] around the latest write is mapped; a write past it moves the window.
 #[derive(Debug)]
 pub struct AppendMapping {
-    map: memmap2::MmapRaw,
+    /// A duplicate of the file's descriptor, to map further windows.
+    file: File,
+    /// The bytes of the file that may be written (mapped).
+    len: u64,
+    /// The mapped window: its offset in the file (page-aligned) and the mapping.
+    window: Option<(u64, memmap2::MmapRaw)>,
 }
 
 impl AppendMapping {
-    /// Maps the first `len` bytes of `file` read-write (shared). The file must be at least
-    /// `len` long.
+    /// Prepares to write the first `len` bytes of `file` through shared mappings. The file
+    /// must be at least `len` long (and stay so while this lives).
     pub fn map(file: &File, len: u64) -> io::Result<AppendMapping> {
         let file_len = file.metadata()?.len();
         if file_len < len || len == 0 {
@@ -203,36 +221,48 @@ impl AppendMapping {
                 format!("cannot map {len} bytes of a file of {file_len} bytes for appending"),
             ));
         }
-        let len = usize::try_from(len)
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "mapping too large for usize"))?;
-        let map = MmapOptions::new().len(len).map_raw(file)?;
-        // A write fault on a page not yet in the page cache otherwise reads around it a whole
-        // readahead window (`read_ahead_kb`: 8 MiB here, zero-filled for reserved blocks):
-        // 40 ms on the writer's thread, every client of its connections stalled. One page
-        // per fault instead: a fault per 4 KiB of log.
-        let _ = map.advise(memmap2::Advice::Random);
-        Ok(AppendMapping { map })
+        usize::try_from(len).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "mapping too large for usize"))?;
+        Ok(AppendMapping { file: file.try_clone()?, len, window: None })
     }
 
     /// Copies `buf` into the file at `offset`. The caller must have reserved the range with
     /// [`preallocate`] on a filesystem where [`mapped_appends_safe`] holds: a store into an
     /// unbacked page on a full disk raises `SIGBUS`. Errors (writing nothing) if the range
-    /// does not lie within the mapping.
+    /// does not lie within the first `len` bytes given to [`AppendMapping::map`], or if a
+    /// new window cannot be mapped.
     pub fn write(&mut self, buf: &[u8], offset: u64) -> io::Result<()> {
-        let start =
-            usize::try_from(offset).ok().filter(|&s| s.checked_add(buf.len()).is_some_and(|e| e <= self.map.len()));
-        let Some(start) = start else {
+        let end = offset.checked_add(buf.len() as u64).filter(|&e| e <= self.len);
+        let Some(end) = end else {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
-                format!("write of {} bytes at {offset} outside a mapping of {} bytes", buf.len(), self.map.len()),
+                format!("write of {} bytes at {offset} outside a mapping of {} bytes", buf.len(), self.len),
             ));
         };
-        // SAFETY: `start + buf.len()` lies within the mapping (checked above), which stays
-        // mapped for as long as `self` lives. `&mut self` makes this the only store through
-        // this mapping, and no Rust reference ever points into it (readers use a separate
+        let covered = |(start, map): &(u64, memmap2::MmapRaw)| offset >= *start && end <= start + map.len() as u64;
+        if !self.window.as_ref().is_some_and(covered) {
+            // Unmap the old window first: its dirty pages stay dirty in the page cache.
+            self.window = None;
+            let page = rustix::param::page_size() as u64;
+            let start = offset / page * page;
+            let want = (end - start).max(APPEND_WINDOW).div_ceil(page) * page;
+            let len = want.min(self.len - start) as usize;
+            let map = MmapOptions::new().offset(start).len(len).map_raw(&self.file)?;
+            // A write fault on a page not yet in the page cache otherwise reads around it a
+            // whole readahead window (`read_ahead_kb`: 8 MiB here, zero-filled for reserved
+            // blocks): 40 ms on the writer's thread, every client of its connections
+            // stalled. One page per fault instead: a fault per 4 KiB of log.
+            let _ = map.advise(memmap2::Advice::Random);
+            self.window = Some((start, map));
+        }
+        let (start, map) = self.window.as_ref().expect("mapped above");
+        let at = (offset - start) as usize;
+        // SAFETY: `at + buf.len()` lies within the window's mapping (`covered`, or the window
+        // just mapped from `offset`'s page to at least `end`), which stays mapped for as long
+        // as `self.window` holds it. `&mut self` makes this the only store through this
+        // mapping, and no Rust reference ever points into it (readers use a separate
         // read-only mapping), so the copy races with no access the compiler knows of; `buf`
         // is ordinary memory, so the ranges do not overlap.
-        unsafe { std::ptr::copy_nonoverlapping(buf.as_ptr(), self.map.as_mut_ptr().add(start), buf.len()) };
+        unsafe { std::ptr::copy_nonoverlapping(buf.as_ptr(), map.as_mut_ptr().add(at), buf.len()) };
         Ok(())
     }
 }

@@ -515,7 +515,10 @@ impl RunBuilder {
             let crc = crc32fast::hash(&block[..HASH_BLOCK_CRC_AT]);
             block[HASH_BLOCK_CRC_AT..HASH_BLOCK_CRC_AT + 4].copy_from_slice(&crc.to_le_bytes());
         }
-        table.flush().map_err(|e| Error::io(ctx("flushing the hash table of"), e))?;
+        // Unmapped before the file's fsync below writes the table back: `msync` (or an
+        // fsync while mapped) write-protects each dirty page still mapped writable, with a
+        // TLB-flush interrupt per page to every CPU running this process — the connection
+        // threads. Nothing reads the file before that fsync, so no order within it matters.
         drop(table);
 
         let header = Header {

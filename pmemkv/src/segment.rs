@@ -298,4 +298,39 @@ mod tests {
         seg.append(own.as_mut(), b"again", 200).unwrap();
         assert_eq!(&seg.bytes()[200..205], b"again");
     }
+
+    #[test]
+    fn appends_move_the_mapped_window_across_boundaries_backwards_and_to_the_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let cap = 3 * crate::io::APPEND_WINDOW + 12_345;
+        let seg = Segment::create(dir.path(), 3, cap).unwrap();
+        let mut map = AppendMapping::map(&seg.file, seg.capacity()).unwrap();
+        seg.ensure_allocated(seg.capacity()).unwrap();
+        let w = crate::io::APPEND_WINDOW;
+        let big: Vec<u8> = (0..2 * w + 100).map(|i| (i % 251) as u8).collect();
+        // (offset, bytes): straddling a window's end, larger than a window, at the very end
+        // of the file (a short last window), then back at the start.
+        let writes: Vec<(u64, Vec<u8>)> = vec![
+            (SEGMENT_HEADER_LEN, b"first".to_vec()),
+            (w - 3, b"straddles".to_vec()),
+            (w + 4000, big.clone()),
+            (seg.capacity() - 4, b"tail".to_vec()),
+            (100, b"back".to_vec()),
+        ];
+        for (off, bytes) in &writes {
+            seg.append(Some(&mut map), bytes, *off).unwrap();
+        }
+        assert!(map.write(b"xy", seg.capacity() - 1).is_err());
+        for (off, bytes) in &writes {
+            let at = *off as usize;
+            assert_eq!(&seg.bytes()[at..at + bytes.len()], &bytes[..], "write at {off}");
+        }
+        drop(map);
+        seg.sync().unwrap();
+        let on_disk = std::fs::read(seg.path()).unwrap();
+        for (off, bytes) in &writes {
+            let at = *off as usize;
+            assert_eq!(&on_disk[at..at + bytes.len()], &bytes[..], "write at {off} on disk");
+        }
+    }
 }
