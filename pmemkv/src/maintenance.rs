@@ -75,6 +75,9 @@ fn checkpoint_locked(inner: &Inner, maint: &mut Maint) -> Result<()> {
         dead_blobs,
         key_counts,
     ) = {
+        // Reserving the next memtable's hash index (16 allocations and ~256 KiB of control
+        // bytes set: 0.2-0.3 ms) happens before the writer lock, which every writer waits on.
+        let fresh = Arc::new(Memtable::with_capacity(inner.opts.memtable_max_entries));
         let mut w = inner.writer.lock();
         let view = inner.view.load();
         let unchanged = w.active.id() == old.log_segment && w.pos == old.log_offset as u64;
@@ -83,9 +86,6 @@ fn checkpoint_locked(inner: &Inner, maint: &mut Maint) -> Result<()> {
         }
         let frozen = view.active.clone();
         let f2 = frozen.clone();
-        // Reserving the hash index's room: 16 allocations and ~256 KiB of control bytes set,
-        // once per checkpoint.
-        let fresh = Arc::new(Memtable::with_capacity(inner.opts.memtable_max_entries));
         inner.publish(move |v| {
             v.active = fresh.clone();
             v.frozen.insert(0, f2.clone());
