@@ -62,6 +62,7 @@ pub(crate) fn checkpoint(inner: &Inner) -> Result<()> {
 
 fn checkpoint_locked(inner: &Inner, maint: &mut Maint) -> Result<()> {
     inner.poison.check()?;
+    inner.check_dir()?;
     let started = Instant::now();
     let old = &maint.manifest;
     let (
@@ -233,6 +234,7 @@ fn merge(inner: &Inner, full: bool) -> Result<bool> {
     if k < 2 && !(full && k == 1) {
         return Ok(false);
     }
+    inner.check_dir()?;
     let group: Vec<Arc<Run>> = runs[..k].to_vec();
     let bottom = k == runs.len();
     let now = inner.now();

@@ -402,7 +402,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Arc<Inner>> {
         dir,
         durability: std::sync::atomic::AtomicU8::new(opts.durability.to_u8()),
         opts,
-        _lock: lock,
+        lock_file: lock,
         view: ArcSwap::from_pointee(view),
         writer: Mutex::new(w),
         syncer,

@@ -46,7 +46,8 @@ pub(crate) struct Inner {
     /// The current default durability ([`Durability::to_u8`]): `opts.durability` at open,
     /// changed by [`Store::set_durability`].
     pub durability: std::sync::atomic::AtomicU8,
-    pub _lock: File,
+    /// The directory's `LOCK` file, locked for as long as the store is open.
+    pub lock_file: File,
     pub view: ArcSwap<View>,
     pub writer: Mutex<Writer>,
     pub syncer: Syncer,
@@ -349,6 +350,30 @@ pub(crate) fn check_key(key: &[u8]) -> Result<()> {
 }
 
 impl Inner {
+    /// Fails, and poisons the store, if the directory it was opened in is no longer the one
+    /// at its path (removed, or renamed and replaced): the store creates its files by path,
+    /// so from then on new segments, runs, blobs and manifests would land in a directory that
+    /// recovery never reads together with the rest. Checked before each file the store
+    /// creates (two `stat` calls, against a segment's 128 MiB or a run's thousands of
+    /// entries).
+    pub fn check_dir(&self) -> Result<()> {
+        use std::os::unix::fs::MetadataExt;
+        let held = self.lock_file.metadata();
+        let at_path = std::fs::metadata(self.dir.join(crate::recovery::LOCK_FILE));
+        if let (Ok(a), Ok(b)) = (&held, &at_path) {
+            if a.dev() == b.dev() && a.ino() == b.ino() {
+                return Ok(());
+            }
+        }
+        let why = format!(
+            "the store directory {} was removed or replaced while the store was open (its LOCK file is not the \
+             one this store holds); refusing to create files there",
+            self.dir.display()
+        );
+        self.poison.set(why.clone());
+        Err(Error::Poisoned(why))
+    }
+
     pub fn now(&self) -> u64 {
         (self.opts.clock)()
     }
@@ -590,6 +615,7 @@ impl Inner {
 
     /// Starts a new active segment.
     pub(crate) fn rotate(&self, w: &mut Writer) -> Result<()> {
+        self.check_dir()?;
         let id = w.next_segment_id;
         let seg = Arc::new(Segment::create(&self.dir, id, self.opts.segment_size)?);
         crate::io::sync_dir(&self.dir)
@@ -1507,6 +1533,7 @@ impl Store {
         self.refuse_in_group("a blob write")?;
         check_key(key)?;
         self.inner.poison.check()?;
+        self.inner.check_dir()?;
         let ticket = self.inner.blob_ids.allocate(&self.inner.dir);
         let writer = BlobWriter::create(&self.inner.dir, ticket.id(), crate::blob::DEFAULT_BLOB_CHUNK_SIZE)?;
         Ok(BlobPut { store: self, key: key.to_vec(), writer, ticket, expire_at_ms: 0 })
@@ -1519,6 +1546,7 @@ impl Store {
     /// transaction that then aborts is deleted at the next open.
     pub fn stage_blob(&self) -> Result<BlobStage> {
         self.inner.poison.check()?;
+        self.inner.check_dir()?;
         let ticket = self.inner.blob_ids.allocate(&self.inner.dir);
         let writer = BlobWriter::create(&self.inner.dir, ticket.id(), crate::blob::DEFAULT_BLOB_CHUNK_SIZE)?;
         Ok(BlobStage { writer, ticket })

@@ -839,3 +839,33 @@ fn get_many_with_reads_like_get_for_each_key() {
     assert_eq!(read(), each());
     assert!(s.get_many_with(&[], |vs| vs.is_empty()).unwrap());
 }
+
+/// A store whose directory is removed (here: renamed away and replaced by an empty one)
+/// while it is open refuses, with a clear error, every write that would create a file by
+/// path — a segment, a run, a blob, a manifest — instead of scattering its state over two
+/// directories; the moved directory still holds everything acknowledged.
+#[test]
+fn a_replaced_directory_is_refused_not_written_into() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("db");
+    let moved = tmp.path().join("db-moved");
+    let store = Store::open(&dir, small_opts(1 << 20, 1000, false)).unwrap();
+    for i in 0..100u32 {
+        store.put(format!("k{i}").as_bytes(), b"before").unwrap();
+    }
+    store.checkpoint().unwrap();
+    std::fs::rename(&dir, &moved).unwrap();
+    std::fs::create_dir(&dir).unwrap();
+    // Appending into the segment already open still works (its file moved with it)...
+    store.put(b"appended", b"after the move").unwrap();
+    // ...but nothing creates files in the new directory.
+    let err = store.checkpoint().unwrap_err();
+    assert!(matches!(&err, Error::Poisoned(why) if why.contains("removed or replaced")), "{err}");
+    assert!(matches!(store.put(b"k", b"v"), Err(Error::Poisoned(_))));
+    assert!(matches!(store.stage_blob(), Err(Error::Poisoned(_))));
+    drop(store);
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "files were created in the replacement directory");
+    let store = Store::open(&moved, small_opts(1 << 20, 1000, false)).unwrap();
+    assert_eq!(&*store.get(b"k99").unwrap().unwrap(), b"before");
+    assert_eq!(&*store.get(b"appended").unwrap().unwrap(), b"after the move");
+}
