@@ -9,7 +9,9 @@ machine conditions.
     WORKLOADS=set,get python3 benches/redis-compare.py
     PMEMKV_ARGS="--set io-threads 1" python3 benches/redis-compare.py
 
-Prints, per workload, the median requests/s of each server, the pmemkv/Redis ratio, and the
+Before each timed run it waits (up to SETTLE_TIMEOUT seconds, default 20) until the machine
+is nearly idle, so that one server's leftover background work does not land in the other's
+run. Prints, per workload, the median requests/s of each server, the pmemkv/Redis ratio, and the
 median p99 latency of each, then a Markdown table for docs/benchmarks.md. Needs
 `redis-server` and `redis-benchmark` (Debian: redis-server, redis-tools) and builds
 `pmemkv-server` in release mode.
@@ -30,6 +32,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMOKE = os.environ.get("SMOKE", "") not in ("", "0")
 ROUNDS = int(os.environ.get("ROUNDS", "1" if SMOKE else "3"))
 CLIENTS = 50
+# Before each timed run, wait up to this many seconds for the machine to be idle (below
+# SETTLE_BUSY of all CPUs busy), see settle().
+SETTLE_TIMEOUT = float(os.environ.get("SETTLE_TIMEOUT", "2" if SMOKE else "20"))
+SETTLE_BUSY = 0.10
 # Extra pmemkv-server arguments, e.g. PMEMKV_ARGS="--set io-threads 1".
 PMEMKV_ARGS = os.environ.get("PMEMKV_ARGS", "").split()
 
@@ -70,6 +76,31 @@ def wait_ping(port, timeout=60):
             return
         time.sleep(0.1)
     sys.exit(f"server on port {port} did not start")
+
+
+def cpu_busy(interval=0.5):
+    """Fraction of all CPUs busy over `interval` seconds (from /proc/stat)."""
+    def snap():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        idle = v[3] + v[4]  # idle + iowait
+        return sum(v), idle
+    t0, i0 = snap()
+    time.sleep(interval)
+    t1, i1 = snap()
+    return 1.0 - (i1 - i0) / max(1, t1 - t0)
+
+
+def settle(timeout):
+    """Waits (up to `timeout` s) until the machine is nearly idle: both servers run at once,
+    so background work left by the previous run (pmemkv's checkpoints, merges and
+    compaction, Redis's AOF rewrite) would otherwise land in the next server's timed run.
+    Returns the seconds waited, or None on timeout."""
+    start = time.time()
+    while time.time() - start < timeout:
+        if cpu_busy() < SETTLE_BUSY:
+            return time.time() - start
+    return None
 
 
 def bench(port, args, n):
@@ -137,9 +168,12 @@ def main():
                 if rnd % 2 == 1:
                     order.reverse()
                 for label, port in order:
+                    waited = settle(SETTLE_TIMEOUT)
                     rps, p99 = queue_roundtrip(port, n) if args is None else bench(port, args, n)
                     results[name][label].append((rps, p99))
-                    print(f"  round {rnd + 1} {name:<10} {label:<7} {rps:>12,.0f} req/s  p99 {p99:.3f} ms", flush=True)
+                    note = "  (machine still busy before the run)" if waited is None else ""
+                    print(f"  round {rnd + 1} {name:<10} {label:<7} {rps:>12,.0f} req/s  p99 {p99:.3f} ms{note}",
+                          flush=True)
     finally:
         for p in (redis, pmem):
             p.terminate()
