@@ -115,8 +115,9 @@ impl Deref for MappedFile {
 }
 
 /// A writable shared mapping of a file region, used only while *building* a new file that
-/// no reader can see yet (e.g. an index run's hash table). Call [`MappedFileMut::flush`]
-/// before publishing the file.
+/// no reader can see yet (e.g. an index run's hash table). Drop it, then fsync the file,
+/// before publishing the file (an `msync` while mapped would interrupt every CPU of the
+/// process once per page, see [`APPEND_WINDOW`]).
 #[derive(Debug)]
 pub struct MappedFileMut {
     map: MmapMut,
@@ -141,11 +142,6 @@ impl MappedFileMut {
         // mapping or reader observes these bytes while they are mutated.
         let map = unsafe { MmapOptions::new().offset(offset).len(len).map_mut(file)? };
         Ok(MappedFileMut { map })
-    }
-
-    /// Writes dirty pages back to the file (msync).
-    pub fn flush(&self) -> io::Result<()> {
-        self.map.flush()
     }
 }
 
@@ -221,6 +217,7 @@ impl AppendMapping {
                 format!("cannot map {len} bytes of a file of {file_len} bytes for appending"),
             ));
         }
+        // Every window's length (at most `len`) is cast to `usize` in `write`.
         usize::try_from(len).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "mapping too large for usize"))?;
         Ok(AppendMapping { file: file.try_clone()?, len, window: None })
     }
@@ -324,7 +321,6 @@ mod tests {
         {
             let mut m = MappedFileMut::map(&file, 4096, 4096).unwrap();
             m[0..3].copy_from_slice(b"abc");
-            m.flush().unwrap();
         }
         assert_eq!(&map[4096..4099], b"abc");
         let mut buf = [0u8; 3];

@@ -77,8 +77,10 @@ fn checkpoint_locked(inner: &Inner, maint: &mut Maint) -> Result<()> {
         key_counts,
     ) = {
         // Reserving the next memtable's hash index (16 allocations and ~256 KiB of control
-        // bytes set: 0.2-0.3 ms) happens before the writer lock, which every writer waits on.
-        let fresh = Arc::new(Memtable::with_capacity(inner.opts.memtable_max_entries));
+        // bytes set: 0.2-0.3 ms) happens before the writer lock, which every writer waits on —
+        // when there is something to checkpoint (else, rarely, under it below).
+        let new_memtable = || Arc::new(Memtable::with_capacity(inner.opts.memtable_max_entries));
+        let fresh = (!inner.view.load().active.is_empty()).then(new_memtable);
         let mut w = inner.writer.lock();
         let view = inner.view.load();
         let unchanged = w.active.id() == old.log_segment && w.pos == old.log_offset as u64;
@@ -87,6 +89,7 @@ fn checkpoint_locked(inner: &Inner, maint: &mut Maint) -> Result<()> {
         }
         let frozen = view.active.clone();
         let f2 = frozen.clone();
+        let fresh = fresh.unwrap_or_else(new_memtable);
         inner.publish(move |v| {
             v.active = fresh.clone();
             v.frozen.insert(0, f2.clone());

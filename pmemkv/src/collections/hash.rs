@@ -70,16 +70,18 @@ impl Collections {
             let mut added = 0;
             for (f, v) in pairs {
                 let ek = elem_key(key, m.version, f.as_ref());
-                match txn.get(&ek)? {
-                    Some(old) => {
-                        let seq = seq_of(&self.store, key, &old)?;
-                        txn.put(&ek, &encode_value(seq, v.as_ref()))?;
-                    }
+                let (seq, new) = match txn.get(&ek)? {
+                    Some(old) => (seq_of(&self.store, key, &old)?, false),
                     None => {
                         added += 1;
-                        let seq = next_seq(&mut m);
-                        txn.put_new(&ek, &encode_value(seq, v.as_ref()))?;
+                        (next_seq(&mut m), true)
                     }
+                };
+                let value = encode_value(seq, v.as_ref());
+                if new {
+                    txn.put_new(&ek, &value)?;
+                } else {
+                    txn.put(&ek, &value)?;
                 }
             }
             m.count += added;
