@@ -19,6 +19,7 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::broadcast::error::RecvError;
 
+use crate::burst::BurstStream;
 use crate::clients::ClientHandle;
 use crate::cmd::{self, flags, Ctx};
 use crate::error::CmdError;
@@ -32,28 +33,13 @@ use crate::shared::Shared;
 const READ_CHUNK: usize = 16 * 1024;
 /// Write the reply buffer out once it holds this much, even mid-batch.
 const FLUSH_AT: usize = 1 << 20;
-/// A connection whose commands took at least this long yields before writing its replies,
-/// so that the other connections ready on this thread run theirs first and the replies go
-/// out together, as Redis writes all replies after an event-loop pass. Sending a reply
-/// wakes the client; with long commands between sends (ZADD: 10–20 µs here) the client
-/// sleeps again between them and every send pays a wake-up (`perf` under ZADD: `sendto` was
-/// 32% of the connection thread's time, a third of it in waking the client). Measured on the
-/// 2-vCPU VM, alternating servers: ZADD +5–19% req/s in 7 of 7 pairs, LPUSH +0–4%; SET and
-/// GET, whose commands take a few µs, flush at once as before (yielding after them too was
-/// within noise, perhaps 3% slower).
-const DEFER_FLUSH_AFTER: Duration = Duration::from_micros(5);
-/// Replies larger than this are written at once even after a long command (a 64 KiB GET
-/// takes longer than [`DEFER_FLUSH_AFTER`] to copy): the gain measured was for small replies;
-/// a large one keeps the client busy reading, so there is no wake-up to save, and deferring
-/// would hold every ready connection's large reply in memory at once. (Side by side, 64 KiB
-/// GETs with and without this cap were within this VM's noise.)
-const DEFER_FLUSH_MAX_BYTES: usize = 16 * 1024;
-
 /// Serves one client until it quits, errs, is killed, or the server shuts down.
-pub async fn serve<S>(srv: Arc<Shared>, mut stream: S, handle: Arc<ClientHandle>)
+pub async fn serve<S>(srv: Arc<Shared>, stream: S, handle: Arc<ClientHandle>)
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let mut stream = BurstStream::new(stream);
+    let stalled = stream.stall_signal();
     let auth_needed = srv.config.read().requirepass.is_some();
     let (mailbox, mut inbox) = crate::pubsub::mailbox(handle.clone());
     let mut session = Session::new(handle.clone(), !auth_needed, mailbox);
@@ -91,6 +77,7 @@ where
                 line = recv_monitor(&mut monitor) => Event::Monitor(line),
                 msg = inbox.rx.recv() => Event::Push(msg),
                 r = stream.read_buf(&mut conn.inbuf) => Event::Read(r?),
+                _ = stalled.notified() => Event::Drain,
                 _ = sleep_opt(timeout) => {
                     tracing::debug!(client = handle.id, "closing idle client (timeout)");
                     Event::Close
@@ -98,6 +85,12 @@ where
             };
             match event {
                 Event::Close | Event::Read(0) => return Ok(()),
+                Event::Drain => {
+                    // A burst left part of the deferred replies unsent (the client is not
+                    // reading): wait until it takes them.
+                    stream.flush().await?;
+                    continue;
+                }
                 Event::Monitor(Ok(line)) => out.simple(&line),
                 Event::Monitor(Err(RecvError::Lagged(_))) => {
                     tracing::warn!(client = handle.id, "MONITOR client could not keep up with the feed; closing it");
@@ -124,9 +117,7 @@ where
                 Event::Read(n) => {
                     srv.stats.net_input.fetch_add(n as u64, Ordering::Relaxed);
                     handle.touch();
-                    let t0 = Instant::now();
                     conn.process(&mut session, &mut out, &mut stream).await?;
-                    let took = t0.elapsed();
                     handle.qbuf.store(conn.inbuf.len(), Ordering::Relaxed);
                     if conn.inbuf.len() as u64 > session.cfg.query_buffer_limit {
                         tracing::warn!(client = handle.id, addr = %handle.addr, bytes = conn.inbuf.len(),
@@ -138,10 +129,13 @@ where
                         srv.monitors.fetch_add(1, Ordering::Relaxed);
                         handle.monitor.store(true, Ordering::Relaxed);
                     }
-                    if !out.is_empty() && took >= DEFER_FLUSH_AFTER && out.len() <= DEFER_FLUSH_MAX_BYTES {
-                        // Let the other ready connections run their commands first: see
-                        // DEFER_FLUSH_AFTER.
-                        tokio::task::yield_now().await;
+                    // A small reply goes out with the thread's burst, after the other ready
+                    // connections ran their commands (see `crate::burst`); one that ends or
+                    // changes the connection is written at once.
+                    let plain = !session.close && !session.start_monitor && session.block.is_none();
+                    if plain && !out.is_empty() && !out.has_spans() && stream.defer(&out.buf) {
+                        srv.stats.net_output.fetch_add(out.len() as u64, Ordering::Relaxed);
+                        out.clear();
                     }
                 }
             }
@@ -173,6 +167,8 @@ where
 /// What woke the connection up.
 enum Event {
     Close,
+    /// Deferred replies are left to write (see [`BurstStream::stall_signal`]).
+    Drain,
     Read(usize),
     Monitor(Result<Arc<str>, RecvError>),
     Push(Option<crate::pubsub::Push>),

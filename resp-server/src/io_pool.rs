@@ -28,7 +28,12 @@ impl IoPool {
         let mut pool =
             IoPool { handles: Vec::new(), next: AtomicUsize::new(0), stops: Vec::new(), threads: Vec::new() };
         for i in 0..n.max(1) {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            // Before the thread waits for events, the replies its connections deferred go out
+            // together (see `crate::burst`).
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .on_thread_park(crate::burst::flush_deferred)
+                .build()?;
             let (stop_tx, stop_rx) = oneshot::channel::<()>();
             pool.handles.push(rt.handle().clone());
             pool.stops.push(stop_tx);

@@ -17,6 +17,7 @@
 #![forbid(unsafe_code)]
 
 pub mod blocking;
+pub mod burst;
 pub mod clients;
 pub mod cmd;
 pub mod config;
