@@ -38,6 +38,11 @@ struct Inner<S> {
     pending: Vec<u8>,
     /// Registered with the thread's list of streams to flush before it parks.
     queued: bool,
+    /// The connection's last write, flush or shutdown returned `Pending`: it waits for the
+    /// socket with its own waker registered, and will send the deferred bytes itself. The
+    /// burst leaves the socket alone then — its write attempt would register its no-op waker
+    /// in the connection's place, and the connection would never wake.
+    writer_waiting: bool,
 }
 
 struct Shared<S> {
@@ -95,6 +100,9 @@ impl<S: AsyncWrite + Unpin + Send + 'static> Deferred for Shared<S> {
     fn send_deferred(&self) {
         let mut inner = self.inner.lock();
         inner.queued = false;
+        if inner.writer_waiting {
+            return;
+        }
         // A no-op waker: if the socket is full, the connection is told to finish the write
         // itself (with its own waker), below.
         let mut cx = Context::from_waker(Waker::noop());
@@ -115,7 +123,7 @@ impl<S: AsyncWrite + Unpin + Send + 'static> BurstStream<S> {
     pub fn new(stream: S) -> BurstStream<S> {
         BurstStream {
             shared: Arc::new(Shared {
-                inner: Mutex::new(Inner { stream, pending: Vec::new(), queued: false }),
+                inner: Mutex::new(Inner { stream, pending: Vec::new(), queued: false, writer_waiting: false }),
                 stalled: Arc::new(Notify::new()),
             }),
         }
@@ -154,11 +162,13 @@ impl<S: AsyncRead + Unpin> AsyncRead for BurstStream<S> {
 impl<S: AsyncWrite + Unpin> AsyncWrite for BurstStream<S> {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         let mut inner = self.shared.inner.lock();
-        match inner.poll_drain(cx) {
+        let r = match inner.poll_drain(cx) {
             Poll::Ready(Ok(())) => Pin::new(&mut inner.stream).poll_write(cx, buf),
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
             Poll::Pending => Poll::Pending,
-        }
+        };
+        inner.writer_waiting = r.is_pending();
+        r
     }
 
     fn poll_write_vectored(
@@ -167,11 +177,13 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for BurstStream<S> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let mut inner = self.shared.inner.lock();
-        match inner.poll_drain(cx) {
+        let r = match inner.poll_drain(cx) {
             Poll::Ready(Ok(())) => Pin::new(&mut inner.stream).poll_write_vectored(cx, bufs),
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
             Poll::Pending => Poll::Pending,
-        }
+        };
+        inner.writer_waiting = r.is_pending();
+        r
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -180,18 +192,22 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for BurstStream<S> {
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let mut inner = self.shared.inner.lock();
-        match inner.poll_drain(cx) {
+        let r = match inner.poll_drain(cx) {
             Poll::Ready(Ok(())) => Pin::new(&mut inner.stream).poll_flush(cx),
             other => other,
-        }
+        };
+        inner.writer_waiting = r.is_pending();
+        r
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let mut inner = self.shared.inner.lock();
-        match inner.poll_drain(cx) {
+        let r = match inner.poll_drain(cx) {
             Poll::Ready(Ok(())) => Pin::new(&mut inner.stream).poll_shutdown(cx),
             other => other,
-        }
+        };
+        inner.writer_waiting = r.is_pending();
+        r
     }
 }
 
@@ -228,6 +244,31 @@ mod tests {
         s.flush().await.unwrap();
         assert_eq!(reader.await.unwrap(), big);
         assert!(!s.defer(&vec![0u8; MAX_DEFERRED + 1]), "an oversized reply is not deferred");
+    }
+
+    /// A burst that runs while the connection waits to write (its socket full) leaves the
+    /// socket to it: a write attempt with the burst's no-op waker would replace the
+    /// connection's waker, and the connection would never wake to finish.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_burst_never_takes_a_waiting_writers_wake_up() {
+        let (a, mut b) = tokio::io::duplex(16);
+        let s = BurstStream::new(a);
+        assert!(s.defer(&[1u8; 100]));
+        let writer = tokio::spawn(async move {
+            let mut s = s;
+            s.write_all(&[2u8; 200]).await.unwrap();
+        });
+        // The writer runs until the pipe is full, its deferred bytes only partly sent.
+        tokio::task::yield_now().await;
+        flush_deferred();
+        let mut got = vec![0u8; 300];
+        tokio::time::timeout(std::time::Duration::from_secs(5), b.read_exact(&mut got))
+            .await
+            .expect("the waiting writer was never woken")
+            .unwrap();
+        assert_eq!(&got[..100], &[1u8; 100][..]);
+        assert_eq!(&got[100..], &[2u8; 200][..]);
+        writer.await.unwrap();
     }
 
     /// What the burst sends fully needs no help from the connection.

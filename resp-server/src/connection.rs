@@ -31,6 +31,8 @@ use crate::shared::Shared;
 
 /// Bytes reserved in the read buffer before each read.
 const READ_CHUNK: usize = 16 * 1024;
+/// How long a closing connection waits to send replies it deferred (see `crate::burst`).
+const CLOSE_DRAIN: Duration = Duration::from_millis(500);
 /// Write the reply buffer out once it holds this much, even mid-batch.
 const FLUSH_AT: usize = 1 << 20;
 /// Serves one client until it quits, errs, is killed, or the server shuts down.
@@ -160,7 +162,10 @@ where
     }
     let watched: Vec<(u8, Bytes)> = session.watched.drain(..).map(|(db, k, _)| (db, k)).collect();
     srv.watches.unwatch(&watched, handle.id);
-    let _ = stream.shutdown().await;
+    // Shutting down sends the replies still deferred first; a client that does not read
+    // them (a killed or idle one) gets a bounded wait, as Redis drops a freed client's
+    // pending output.
+    let _ = tokio::time::timeout(CLOSE_DRAIN, stream.shutdown()).await;
     srv.clients.unregister(handle.id);
 }
 

@@ -306,3 +306,46 @@ fn unix_socket_clients() {
     srv.stop();
     assert!(!path.exists(), "the socket file is removed at shutdown");
 }
+
+/// Many small requests whose replies the client does not read for a while: the server's
+/// deferred replies (see `burst.rs`) fill the socket, the rest waits for the client, and
+/// every reply arrives once, in order.
+#[test]
+fn deferred_replies_keep_order_under_backpressure() {
+    const N: usize = 150_000;
+    const PER_WRITE: usize = 500;
+    let srv = TestServer::start();
+    let s = TcpStream::connect(srv.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    // A small receive buffer, so the replies back up into the server quickly.
+    rustix::net::sockopt::set_socket_recv_buffer_size(&s, 16 << 10).unwrap();
+    let mut w = s.try_clone().unwrap();
+    let writer = std::thread::spawn(move || {
+        let mut i = 0;
+        while i < N {
+            let mut batch = Vec::new();
+            for _ in i..(i + PER_WRITE).min(N) {
+                batch.extend_from_slice(b"INCR c\r\n");
+            }
+            w.write_all(&batch).unwrap();
+            i += PER_WRITE;
+            // Spaced writes: the server runs each as its own read and defers its replies.
+            std::thread::sleep(Duration::from_micros(100));
+        }
+    });
+    // Let the replies pile up in the socket buffers before reading any.
+    std::thread::sleep(Duration::from_millis(1500));
+    let mut r = BufReader::new(s);
+    let mut line = String::new();
+    for i in 0..N {
+        line.clear();
+        r.read_line(&mut line).unwrap();
+        assert_eq!(line, format!(":{}\r\n", i + 1), "reply {i}");
+    }
+    writer.join().unwrap();
+    // The connection still answers at once.
+    r.get_mut().write_all(b"PING\r\n").unwrap();
+    line.clear();
+    r.read_line(&mut line).unwrap();
+    assert_eq!(line, "+PONG\r\n");
+}
