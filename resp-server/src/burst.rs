@@ -159,16 +159,28 @@ impl<S: AsyncRead + Unpin> AsyncRead for BurstStream<S> {
     }
 }
 
-impl<S: AsyncWrite + Unpin> AsyncWrite for BurstStream<S> {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+impl<S: AsyncWrite + Unpin> BurstStream<S> {
+    /// Sends the deferred bytes, then runs `op` on the socket; notes whether the connection
+    /// is left waiting for the socket (see `Inner::writer_waiting`).
+    fn after_deferred<T>(
+        &self,
+        cx: &mut Context<'_>,
+        op: impl FnOnce(Pin<&mut S>, &mut Context<'_>) -> Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
         let mut inner = self.shared.inner.lock();
         let r = match inner.poll_drain(cx) {
-            Poll::Ready(Ok(())) => Pin::new(&mut inner.stream).poll_write(cx, buf),
+            Poll::Ready(Ok(())) => op(Pin::new(&mut inner.stream), cx),
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
             Poll::Pending => Poll::Pending,
         };
         inner.writer_waiting = r.is_pending();
         r
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for BurstStream<S> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.after_deferred(cx, |s, cx| s.poll_write(cx, buf))
     }
 
     fn poll_write_vectored(
@@ -176,14 +188,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for BurstStream<S> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let mut inner = self.shared.inner.lock();
-        let r = match inner.poll_drain(cx) {
-            Poll::Ready(Ok(())) => Pin::new(&mut inner.stream).poll_write_vectored(cx, bufs),
-            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-            Poll::Pending => Poll::Pending,
-        };
-        inner.writer_waiting = r.is_pending();
-        r
+        self.after_deferred(cx, |s, cx| s.poll_write_vectored(cx, bufs))
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -191,23 +196,11 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for BurstStream<S> {
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let mut inner = self.shared.inner.lock();
-        let r = match inner.poll_drain(cx) {
-            Poll::Ready(Ok(())) => Pin::new(&mut inner.stream).poll_flush(cx),
-            other => other,
-        };
-        inner.writer_waiting = r.is_pending();
-        r
+        self.after_deferred(cx, |s, cx| s.poll_flush(cx))
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let mut inner = self.shared.inner.lock();
-        let r = match inner.poll_drain(cx) {
-            Poll::Ready(Ok(())) => Pin::new(&mut inner.stream).poll_shutdown(cx),
-            other => other,
-        };
-        inner.writer_waiting = r.is_pending();
-        r
+        self.after_deferred(cx, |s, cx| s.poll_shutdown(cx))
     }
 }
 
