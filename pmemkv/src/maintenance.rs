@@ -364,8 +364,9 @@ fn gc_locked(inner: &Inner, maint: &mut Maint, full: bool, max_partial: usize) -
             eligible.iter().filter(|s| s.dead_bytes >= s.total_bytes).map(|s| (s.id, true)).collect();
         // Compacting a partly live segment costs an index lookup per op (a segment of small
         // records holds millions: seconds of CPU), so it waits for space pressure (the log
-        // more dead than live plus a segment), takes the segments that reclaim the most bytes per lookup
-        // first, and stops once the pressure is gone. `full` takes every one with dead bytes.
+        // more dead than live plus a segment), takes the segments that reclaim the most bytes
+        // per lookup first, and stops once the pressure is gone. `full` takes every one with
+        // dead bytes.
         let mut partial: Vec<(u32, u64, u64, f64)> = eligible
             .iter()
             .filter(|s| s.dead_bytes < s.total_bytes && s.dead_bytes > 0)

@@ -15,7 +15,7 @@
 //! Order is kept: every write through the stream (a reply written at once, a pub/sub
 //! message, a blocked client's reply) and its shutdown first send what is deferred. A
 //! deferred reply the socket cannot take at once (the client is not reading) stays pending;
-//! the hook then signals the connection ([`BurstStream::stalled`]), which writes the rest
+//! the hook then signals the connection ([`BurstStream::stall_signal`]), which writes the rest
 //! with an ordinary async flush.
 
 use std::io;
