@@ -153,6 +153,14 @@ fn raw_protocol_inline_pipelines_and_errors() {
     assert_eq!(raw.line(), "-ERR unknown command 'FOO', with args beginning with: 'a' 'b' \r\n");
     assert_eq!(raw.line(), "-ERR wrong number of arguments for 'get' command\r\n");
     assert_eq!(raw.line(), "+PONG\r\n");
+    // A NUL byte ends an inline line's arguments (as in `sdssplitargs`); it once made the
+    // server split empty arguments until it ran out of memory.
+    raw.send(b"SET nul a\0b\r\nECHO x\0\r\nGET nul\r\n");
+    assert_eq!(raw.line(), "+OK\r\n");
+    assert_eq!(raw.line(), "$1\r\n");
+    assert_eq!(raw.line(), "x\r\n");
+    assert_eq!(raw.line(), "$1\r\n");
+    assert_eq!(raw.line(), "a\r\n");
 }
 
 #[test]

@@ -240,14 +240,24 @@ fn parse_inline(buf: &mut BytesMut) -> Result<Option<Vec<Bytes>>, ProtocolError>
     }
 }
 
-/// Splits a line into arguments like Redis's `sdssplitargs`: words separated by whitespace;
-/// `"…"` with `\n \r \t \b \a \\ \" \xHH` escapes; `'…'` with only `\'`. A closing quote
-/// must be followed by whitespace or the end. `None` on unbalanced quotes.
+/// Splits a line into arguments like Redis's `sdssplitargs`: words separated by whitespace
+/// (C's `isspace`, so also `\v` and `\f`); `"…"` with `\n \r \t \b \a \\ \" \xHH` escapes;
+/// `'…'` with only `\'`. A closing quote must be followed by whitespace or the end. `None` on
+/// unbalanced quotes.
+///
+/// `sdssplitargs` works on a C string, so a NUL byte ends the line: what follows it is
+/// ignored, and a quote still open there is unbalanced. (Before this was followed, a NUL
+/// outside quotes ended the word without being consumed, and the loop produced empty
+/// arguments without end: one inline request could exhaust the server's memory.)
 pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let line = match line.iter().position(|&b| b == 0) {
+        Some(nul) => &line[..nul],
+        None => line,
+    };
     let mut out = Vec::new();
     let mut i = 0;
     loop {
-        while i < line.len() && line[i].is_ascii_whitespace() {
+        while i < line.len() && is_space(line[i]) {
             i += 1;
         }
         if i >= line.len() {
@@ -277,7 +287,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
                         other => other,
                     });
                 } else if c == b'"' {
-                    if i + 1 < line.len() && !line[i + 1].is_ascii_whitespace() {
+                    if i + 1 < line.len() && !is_space(line[i + 1]) {
                         return None;
                     }
                     i += 1;
@@ -294,7 +304,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
                     i += 1;
                     cur.push(b'\'');
                 } else if c == b'\'' {
-                    if i + 1 < line.len() && !line[i + 1].is_ascii_whitespace() {
+                    if i + 1 < line.len() && !is_space(line[i + 1]) {
                         return None;
                     }
                     i += 1;
@@ -307,7 +317,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
                     break;
                 }
                 match line[i] {
-                    b' ' | b'\n' | b'\r' | b'\t' | 0 => break,
+                    b' ' | b'\n' | b'\r' | b'\t' => break,
                     b'"' => in_dq = true,
                     b'\'' => in_sq = true,
                     c => cur.push(c),
@@ -317,6 +327,11 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
         }
         out.push(cur);
     }
+}
+
+/// C's `isspace` in the "C" locale: space, `\t`, `\n`, `\v`, `\f`, `\r`.
+fn is_space(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
 }
 
 fn is_hex(c: u8) -> bool {
@@ -378,6 +393,23 @@ mod tests {
         assert_eq!(cmds.len(), 2);
         assert_eq!(parse_all(b"get \"abc\r\n").unwrap_err().0, "unbalanced quotes in request");
         assert_eq!(parse_all(b"get \"abc\"x\r\n").unwrap_err().0, "unbalanced quotes in request");
+    }
+
+    /// A NUL byte ends an inline line as it ends `sdssplitargs`'s C string (it used to make
+    /// the splitter produce empty arguments forever); `\v` and `\f` separate words as
+    /// C's `isspace` does.
+    #[test]
+    fn inline_nul_ends_the_line_and_c_whitespace_separates() {
+        assert_eq!(
+            parse_all(b"SET a\0b c\r\nPING\r\n").unwrap(),
+            vec![vec![b"SET".to_vec(), b"a".to_vec()], vec![b"PING".to_vec()]]
+        );
+        assert_eq!(parse_all(b"\0GET a\r\n").unwrap(), Vec::<Vec<Vec<u8>>>::new());
+        assert_eq!(parse_all(b"GET \"a\0\"\r\n").unwrap_err().0, "unbalanced quotes in request");
+        assert_eq!(
+            split_args(b"a\x0bb\x0c \"c\"\x0b'd'").unwrap(),
+            vec![b"a\x0bb\x0c".to_vec(), b"c".to_vec(), b"d".to_vec()]
+        );
     }
 
     #[test]
