@@ -1489,6 +1489,14 @@ impl Store {
         crate::maintenance::purge_expired(&self.inner, budget)
     }
 
+    /// Write batches committed since open, by every writer (compaction's relocations
+    /// included): one atomic load. A call that leaves it unchanged committed nothing — the
+    /// server uses that to tell a write command that changed nothing (a `DEL` of a missing
+    /// key) from one that did. Inside [`Store::atomic`] the group commits at its end.
+    pub fn commits(&self) -> u64 {
+        self.inner.counters.batches.load(Ordering::Relaxed)
+    }
+
     /// Counters and sizes.
     pub fn stats(&self) -> Stats {
         let inner = &*self.inner;

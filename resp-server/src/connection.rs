@@ -601,7 +601,7 @@ fn execute_with(
     };
     session.last_lookup = Some((idx, cmd));
     if !cmd.arity_ok(args.len()) {
-        reject(srv, session, out, CmdError::wrong_args(cmd.name), Some(idx));
+        reject(srv, session, out, CmdError::wrong_args(cmd.name), Some((idx, cmd)));
         return;
     }
     if !session.authenticated && !cmd.has(flags::NO_AUTH) {
@@ -613,7 +613,7 @@ fn execute_with(
         } else {
             CmdError::noauth()
         };
-        reject(srv, session, out, e, Some(idx));
+        reject(srv, session, out, e, Some((idx, cmd)));
         return;
     }
     if out.proto == crate::protocol::reply::Protocol::Resp2
@@ -624,12 +624,12 @@ fn execute_with(
             "Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
             cmd.name
         ));
-        reject(srv, session, out, e, Some(idx));
+        reject(srv, session, out, e, Some((idx, cmd)));
         return;
     }
     if session.multi.is_some() && !cmd.has(flags::NO_MULTI) && cmd::is_container(cmd.name) {
         if let Err(e) = cmd::check_subcommand(cmd.name, args) {
-            reject(srv, session, out, e, Some(idx));
+            reject(srv, session, out, e, Some((idx, cmd)));
             return;
         }
     }
@@ -647,6 +647,10 @@ fn execute_with(
     }
     session.local.last_cmd = Some((cmd.name, sub));
     let before = out.mark();
+    // Watched keys are invalidated only by a write that changed something, as Redis's
+    // `signalModifiedKey` is (a ZREM of a missing member leaves a WATCH intact). Inside EXEC
+    // the group commits at its end, so there every write counts as a change.
+    let commits_before = (cmd.has(flags::WRITE) && !session.in_exec && srv.watches.any()).then(|| srv.store.commits());
     let result = {
         let mut ctx = Ctx { srv, s: session, out };
         // A bug in one command must not take the server down or leave the client hanging:
@@ -678,7 +682,8 @@ fn execute_with(
                 session.local.writes += 1;
                 srv.dirty.fetch_add(1, Ordering::Relaxed);
                 // A command that blocked changed nothing (yet).
-                if srv.watches.any() && session.block.is_none() {
+                let changed = commits_before.is_none_or(|n| srv.store.commits() != n);
+                if srv.watches.any() && session.block.is_none() && changed {
                     for k in key_args(cmd, args) {
                         srv.watches.touch(session.db, k);
                     }
@@ -747,16 +752,26 @@ pub fn exec_queued(ctx: &mut Ctx<'_>, queued: &[Vec<Bytes>]) -> crate::error::Cm
     Ok(())
 }
 
-fn reject(srv: &Shared, session: &mut Session, out: &mut Reply, e: CmdError, idx: Option<usize>) {
+fn reject(srv: &Shared, session: &mut Session, out: &mut Reply, e: CmdError, cmd: Option<(usize, &cmd::Command)>) {
+    session.local.errors += 1;
+    if let Some((i, _)) = cmd {
+        srv.stats.per_cmd[i].rejected.fetch_add(1, Ordering::Relaxed);
+    }
+    if cmd.is_some_and(|(_, c)| c.name == "exec") {
+        // Redis's `rejectCommand` for EXEC (`execCommandAbort`): the transaction, if any, is
+        // discarded and the error says so — also outside MULTI.
+        let mut ctx = Ctx { srv, s: session, out };
+        crate::cmd::multi::end_multi(&mut ctx);
+        crate::cmd::multi::unwatch_all(&mut ctx);
+        let why = e.0.strip_prefix("ERR ").unwrap_or(&e.0);
+        out.error(&format!("EXECABORT Transaction discarded because of: {why}"));
+        return;
+    }
     if session.multi.is_some() {
         // Redis flags the transaction: its EXEC will fail with EXECABORT.
         session.multi_failed = true;
     }
     out.error(&e.0);
-    session.local.errors += 1;
-    if let Some(i) = idx {
-        srv.stats.per_cmd[i].rejected.fetch_add(1, Ordering::Relaxed);
-    }
 }
 
 /// A `MONITOR` line: `1339518083.107412 [0 127.0.0.1:60866] "keys" "*"`.

@@ -18,135 +18,10 @@ mod common;
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
+use common::random_commands::{random_command, show, Rng};
 use common::ServerProcess;
 use redis::Value;
 use resp_server::cmd::{self, flags};
-
-/// Commands never sent: they end or take over the connection, block, pause or reconfigure
-/// the server, or need a replica.
-const EXCLUDED: &[&str] = &[
-    "shutdown",
-    "quit",
-    "monitor",
-    "subscribe",
-    "psubscribe",
-    "ssubscribe",
-    "unsubscribe",
-    "punsubscribe",
-    "sunsubscribe",
-    "hello",
-    "debug",
-    "wait",
-    "waitaof",
-    "failover",
-    "replicaof",
-    "slaveof",
-    "sync",
-    "psync",
-];
-
-/// Subcommands sent to container commands (CLIENT KILL/PAUSE/REPLY, CONFIG SET and the
-/// like are left out for the reasons above).
-fn subcommands(name: &str) -> &'static [&'static str] {
-    match name {
-        "client" => &["ID", "GETNAME", "SETNAME", "INFO", "LIST", "NO-EVICT", "NO-TOUCH", "HELP", "UNKNOWN"],
-        "config" => &["GET", "HELP", "UNKNOWN"],
-        "command" => &["COUNT", "INFO", "DOCS", "LIST", "GETKEYS", "HELP"],
-        "slowlog" => &["GET", "LEN", "RESET", "HELP"],
-        "latency" => &["LATEST", "HISTORY", "RESET", "HELP"],
-        "object" => &["ENCODING", "REFCOUNT", "IDLETIME", "FREQ", "HELP"],
-        "pubsub" => &["CHANNELS", "NUMSUB", "NUMPAT", "SHARDCHANNELS", "HELP"],
-        "xgroup" => &["CREATE", "DESTROY", "SETID", "CREATECONSUMER", "DELCONSUMER", "HELP"],
-        "xinfo" => &["STREAM", "GROUPS", "CONSUMERS", "HELP"],
-        "memory" => &["USAGE", "STATS", "DOCTOR", "HELP"],
-        _ => &[],
-    }
-}
-
-/// Commands drawn rarely: they wipe or move everything, or are slow.
-const RARE: &[&str] = &["flushall", "flushdb", "swapdb", "select", "save", "bgsave", "keys", "reset"];
-
-const KEYS: &[&str] = &["k1", "k2", "k3", "{t}k4"];
-
-const TOKENS: &[&str] = &[
-    "0", "1", "2", "3", "5", "-1", "-2", "-100", "100", "1000000", "2147483648", "4294967296",
-    "9223372036854775807", "-9223372036854775808", "9223372036854775808", "3.5", "-0.5", "1e308",
-    "1e309", "0x10", "inf", "-inf", "+inf", "nan", "(1", "(2.5", "(a", "[a", "[c", "-", "+", "*",
-    "$", ">", "0-0", "0-1", "1-0", "1-1", "5-3", "99-99", "18446744073709551615-18446744073709551615",
-    "1-18446744073709551615", "a", "b", "c", "f1", "f2", "g1", "c1", "c2", "k*", "?1", "[k]*", "\\", "",
-    " ", "NX", "XX", "GT", "LT", "CH", "INCR", "EX", "PX", "EXAT", "PXAT", "KEEPTTL", "GET", "PERSIST",
-    "WITHSCORES", "WITHSCORE", "LIMIT", "BYSCORE", "BYLEX", "REV", "COUNT", "MATCH", "TYPE", "LEFT",
-    "RIGHT", "BEFORE", "AFTER", "RANK", "MAXLEN", "MINID", "~", "=", "NOMKSTREAM", "STREAMS", "GROUP",
-    "NOACK", "IDLE", "TIME", "RETRYCOUNT", "FORCE", "JUSTID", "LASTID", "MKSTREAM", "ENTRIESREAD",
-    "WEIGHTS", "AGGREGATE", "SUM", "MIN", "MAX", "WITHVALUES", "string", "list", "set", "zset", "hash",
-    "stream", "ASYNC", "SYNC", "REPLACE", "DB", "ABSTTL", "ID", "FULL", "CONSUMERS", "LEN", "IDX",
-    "MINMATCHLEN", "WITHMATCHLEN", "BIT", "BYTE", "NOVALUES", "ANY", "ASC", "DESC", "ALPHA", "STORE",
-];
-
-/// splitmix64: a small deterministic generator (the sequence must be reproducible from a
-/// seed printed on failure).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn pick<'a, T>(&mut self, from: &'a [T]) -> &'a T {
-        &from[self.below(from.len())]
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-}
-
-fn token(rng: &mut Rng) -> Vec<u8> {
-    match rng.below(20) {
-        0..=3 => rng.pick(KEYS).as_bytes().to_vec(),
-        4 => (0..rng.below(300)).map(|_| rng.next() as u8).collect(),
-        5 => (rng.next() % 2000).to_string().into_bytes(),
-        6 => format!("{}.{}", rng.next() % 100, rng.next() % 1000).into_bytes(),
-        _ => rng.pick(TOKENS).as_bytes().to_vec(),
-    }
-}
-
-/// One random command: a name from the table, a subcommand for containers, a key first
-/// where the command takes one, then random arguments.
-fn random_command(rng: &mut Rng, commands: &[&'static cmd::Command]) -> Vec<Vec<u8>> {
-    let c = loop {
-        let c = *rng.pick(commands);
-        if !RARE.contains(&c.name) || rng.chance(5) {
-            break c;
-        }
-    };
-    let mut args = vec![c.name.as_bytes().to_vec()];
-    let subs = subcommands(c.name);
-    if !subs.is_empty() {
-        args.push(rng.pick(subs).as_bytes().to_vec());
-        if matches!(c.name, "xgroup" | "xinfo" | "object" | "memory") && rng.chance(85) {
-            args.push(rng.pick(KEYS).as_bytes().to_vec());
-        }
-    } else if c.first_key > 0 && rng.chance(90) {
-        args.push(rng.pick(KEYS).as_bytes().to_vec());
-    }
-    // Mostly a count that satisfies the arity, sometimes any.
-    let want = if c.arity > 0 { c.arity as usize } else { (-c.arity) as usize + rng.below(6) };
-    let extra = if rng.chance(85) { want.saturating_sub(args.len()) } else { rng.below(8) };
-    for _ in 0..extra {
-        args.push(token(rng));
-    }
-    args
-}
-
-fn show(args: &[Vec<u8>]) -> String {
-    args.iter().map(|a| format!("{:?}", String::from_utf8_lossy(a))).collect::<Vec<_>>().join(" ")
-}
 
 fn send(con: &mut redis::Connection, args: &[Vec<u8>]) -> redis::RedisResult<Value> {
     let mut c = redis::cmd(std::str::from_utf8(&args[0]).expect("command names are ASCII"));
@@ -256,8 +131,9 @@ fn snapshot(con: &mut redis::Connection) -> BTreeMap<(u8, Vec<u8>), (bool, Strin
 }
 
 fn run_seed(seed: u64, count: usize) {
-    let commands: Vec<&'static cmd::Command> =
-        cmd::all().filter(|c| !EXCLUDED.contains(&c.name) && !c.has(flags::BLOCKING)).collect();
+    let commands: Vec<&'static cmd::Command> = cmd::all()
+        .filter(|c| !common::random_commands::EXCLUDED.contains(&c.name) && !c.has(flags::BLOCKING))
+        .collect();
     let dir = tempfile::tempdir().unwrap();
     let srv = ServerProcess::start(dir.path(), &["--appendfsync", "always"]);
     let mut con = srv.conn();
@@ -273,7 +149,8 @@ fn run_seed(seed: u64, count: usize) {
         if recent.len() > 20 {
             recent.pop_front();
         }
-        let context = || format!("seed {seed}, command {i}; the last commands:\n{}", Vec::from(recent.clone()).join("\n"));
+        let context =
+            || format!("seed {seed}, command {i}; the last commands:\n{}", Vec::from(recent.clone()).join("\n"));
         let reply = send(&mut con, &args);
         let printed = match &reply {
             Ok(v) => format!("{v:?}"),

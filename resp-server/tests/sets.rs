@@ -349,13 +349,33 @@ fn watch_sees_store_destinations() {
         ("d", &["SDIFFSTORE", "d", "a"]),
         ("dst", &["SMOVE", "a", "dst", "1"]),
         ("a", &["SMOVE", "dst", "a", "1"]),
+        // An empty result deletes the destination: a change only if it existed.
         ("e", &["SINTERSTORE", "e", "missing"]),
     ] {
+        if watched == "e" {
+            cmd(&mut c, &["SADD", "e", "x"]).unwrap();
+        }
         cmd(&mut c, &["WATCH", watched]).unwrap();
         cmd(&mut other, write).unwrap();
         cmd(&mut c, &["MULTI"]).unwrap();
         cmd(&mut c, &["PING"]).unwrap();
         assert_eq!(cmd(&mut c, &["EXEC"]).unwrap(), Value::Nil, "{write:?} must abort a WATCH on {watched}");
+    }
+    // Writes that change nothing do not (Redis signals only modified keys): an empty
+    // result for a destination that does not exist, a DEL or ZREM of what is not there.
+    for write in
+        [&["SINTERSTORE", "none", "missing"][..], &["DEL", "none"], &["ZREM", "none", "m"], &["SREM", "a", "zz"]]
+    {
+        let key = write[1];
+        cmd(&mut c, &["WATCH", key]).unwrap();
+        cmd(&mut other, write).unwrap();
+        cmd(&mut c, &["MULTI"]).unwrap();
+        cmd(&mut c, &["PING"]).unwrap();
+        assert_eq!(
+            cmd(&mut c, &["EXEC"]).unwrap(),
+            Value::Array(vec![Value::SimpleString("PONG".into())]),
+            "{write:?} changed nothing: the WATCH on {key} holds"
+        );
     }
     // A read does not.
     cmd(&mut c, &["WATCH", "a"]).unwrap();

@@ -502,11 +502,15 @@ fn watch_sees_store_destinations() {
         ("d", &["ZUNIONSTORE", "d", "1", "src"][..]),
         ("d", &["ZINTERSTORE", "d", "1", "src", "WEIGHTS", "2"]),
         ("d", &["ZRANGESTORE", "d", "src", "0", "-1"]),
+        // An empty result deletes the destination: a change only if it existed.
         ("e", &["ZINTERSTORE", "e", "1", "missing"]),
         ("src", &["ZPOPMIN", "src"]),
         ("src", &["ZADD", "src", "1", "a"]),
         ("src", &["BZPOPMAX", "src", "0"]),
     ] {
+        if watched == "e" {
+            cmd(&mut c, &["ZADD", "e", "1", "x"]).unwrap();
+        }
         cmd(&mut c, &["WATCH", watched]).unwrap();
         cmd(&mut other, write).unwrap();
         cmd(&mut c, &["MULTI"]).unwrap();

@@ -337,7 +337,7 @@ const CLIENT_HELP: &[&str] = &[
     "SETINFO <LIB-NAME|LIB-VER> <value>",
     "    Record the client library's name or version.",
     "HELP",
-    "    Print this help.",
+    "    Prints this help.",
 ];
 
 /// ```text

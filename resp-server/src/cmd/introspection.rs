@@ -15,7 +15,7 @@ use std::sync::atomic::Ordering;
 use bytes::Bytes;
 
 use super::flags::*;
-use super::{is, lookup, show, Command, Ctx, Handler};
+use super::{is, lookup, show, subcommand_syntax, Command, Ctx, Handler};
 use crate::config::{self, PARAMS};
 use crate::error::{CmdError, CmdResult};
 use crate::glob::glob_match;
@@ -314,15 +314,6 @@ fn help(ctx: &mut Ctx<'_>, args: &[Bytes], lines: &[&str]) {
     }
     ctx.out.simple("HELP");
     ctx.out.simple("    Prints this help.");
-}
-
-/// Redis's `addReplySubcommandSyntaxError`.
-fn subcommand_syntax(args: &[Bytes]) -> CmdError {
-    CmdError::err(format_args!(
-        "unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
-        show(&args[1]),
-        show(&args[0]).to_ascii_uppercase()
-    ))
 }
 
 // ---- CONFIG ---------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ use bytes::Bytes;
 use pmemkv::collections::{ExpireDecision, KeyTtl, KeyType, StringForm};
 
 use super::flags::*;
-use super::{int_arg, is, show, Command, Ctx};
+use super::{int_arg, is, show, show_all, Command, Ctx};
 use crate::error::{CmdError, CmdResult};
 use crate::glob::{glob_match, literal_prefix, matches_all};
 use crate::keyspace::{db_key, CursorLookup};
@@ -254,7 +254,7 @@ fn expire_generic(ctx: &mut Ctx<'_>, args: &[Bytes], unit_ms: i64, absolute: boo
         } else if is(a, "LT") {
             lt = true;
         } else {
-            return Err(CmdError::err(format_args!("Unsupported option {}", show(a))));
+            return Err(CmdError::err(format_args!("Unsupported option {}", show_all(a))));
         }
     }
     if nx && (xx || gt || lt) {
@@ -574,7 +574,7 @@ const OBJECT_HELP: &[&str] = &[
     "    Return the number of references of the value associated with the specified",
     "    <key>.",
     "HELP",
-    "    Print this help.",
+    "    Prints this help.",
 ];
 
 /// ```text

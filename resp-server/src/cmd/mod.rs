@@ -175,6 +175,7 @@ pub fn check_subcommand(name: &str, args: &[Bytes]) -> Result<(), CmdError> {
         "xgroup" => check_sub(args, name, streams::XGROUP_SUBS).map(drop),
         "xinfo" => check_sub(args, name, streams::XINFO_SUBS).map(drop),
         "object" => check_sub(args, name, OBJECT_SUBS).map(drop),
+        "pubsub" => check_sub(args, name, pubsub::PUBSUB_SUBS).map(drop),
         "config" | "command" | "slowlog" | "latency" => {
             introspection::find_sub(args, name, introspection::subcommands(name)).map(drop)
         }
@@ -365,9 +366,27 @@ pub fn parse_float(arg: &[u8]) -> Option<f64> {
     (!v.is_nan()).then_some(v)
 }
 
-/// A lossy UTF-8 view of an argument for error messages (at most 128 bytes, like Redis).
+/// A lossy UTF-8 view of an argument for error messages, as Redis prints one with `%.128s`:
+/// at most 128 bytes, and only up to a NUL byte (the argument is a C string to `printf`).
 pub fn show(arg: &[u8]) -> String {
+    let arg = &arg[..arg.iter().position(|&b| b == 0).unwrap_or(arg.len())];
     String::from_utf8_lossy(&arg[..arg.len().min(128)]).into_owned()
+}
+
+/// [`show`] without the 128-byte cut, for Redis's messages that print an argument with `%s`.
+pub fn show_all(arg: &[u8]) -> String {
+    let arg = &arg[..arg.iter().position(|&b| b == 0).unwrap_or(arg.len())];
+    String::from_utf8_lossy(arg).into_owned()
+}
+
+/// Redis's `addReplySubcommandSyntaxError`: a container command's handler found its
+/// subcommand unknown, or its arguments not of a count it takes (beyond the table's arity).
+pub(crate) fn subcommand_syntax(args: &[Bytes]) -> CmdError {
+    CmdError::err(format_args!(
+        "unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
+        show(&args[1]),
+        show(&args[0]).to_ascii_uppercase()
+    ))
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use bytes::Bytes;
 
 use super::flags::*;
 use super::{is, Command, Ctx};
-use crate::error::{CmdError, CmdResult};
+use crate::error::CmdResult;
 
 macro_rules! pubsub_cmd {
     ($name:literal, $arity:expr, $flags:expr, $summary:literal, $since:literal, $run:expr) => {
@@ -182,7 +182,7 @@ const PUBSUB_HELP: &[&str] = &[
     "SHARDNUMSUB [<shardchannel> ...]",
     "    Return the number of subscribers for the specified shard level channel(s)",
     "HELP",
-    "    Print this help.",
+    "    Prints this help.",
 ];
 
 /// ```text
@@ -191,15 +191,11 @@ const PUBSUB_HELP: &[&str] = &[
 /// ```
 fn pubsub(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let sub = &args[1];
-    let wrong = || {
-        CmdError::err(format_args!(
-            "wrong number of arguments for 'pubsub|{}' command",
-            super::show(sub).to_ascii_lowercase()
-        ))
-    };
+    super::check_sub(args, "pubsub", PUBSUB_SUBS)?;
     if is(sub, "CHANNELS") || is(sub, "SHARDCHANNELS") {
         if args.len() > 3 {
-            return Err(wrong());
+            // Past the table's arity (-2): Redis's handler refuses it this way.
+            return Err(super::subcommand_syntax(args));
         }
         // Sharded channels are a cluster feature: there are none here.
         let chans = if is(sub, "CHANNELS") { ctx.srv.pubsub.channels(args.get(2).map(|p| &p[..])) } else { Vec::new() };
@@ -213,17 +209,16 @@ fn pubsub(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             ctx.out.int(if shard { 0 } else { ctx.srv.pubsub.numsub(ch) as i64 });
         }
     } else if is(sub, "NUMPAT") {
-        if args.len() != 2 {
-            return Err(wrong());
-        }
         ctx.out.int(ctx.srv.pubsub.pattern_count() as i64);
     } else if is(sub, "HELP") {
         ctx.out.array(PUBSUB_HELP.len());
         for l in PUBSUB_HELP {
             ctx.out.simple(l);
         }
-    } else {
-        return Err(CmdError::unknown_subcommand(sub, "pubsub"));
     }
     Ok(())
 }
+
+/// `PUBSUB`'s subcommands and their Redis arities.
+pub(crate) static PUBSUB_SUBS: &[(&str, i32)] =
+    &[("channels", -2), ("numpat", 2), ("numsub", -2), ("shardchannels", -2), ("shardnumsub", -2), ("help", 2)];

@@ -20,7 +20,7 @@ use pmemkv::collections::{
 };
 
 use super::flags::*;
-use super::{check_sub, int_arg, is, show, Command, Ctx};
+use super::{check_sub, int_arg, is, show, show_all, subcommand_syntax, Command, Ctx};
 use crate::blocking::{BlockRequest, Served};
 use crate::error::{CmdError, CmdResult};
 use crate::keyspace::db_key;
@@ -231,6 +231,9 @@ fn parse_trim_args(args: &[Bytes], xadd: bool) -> Result<(Option<StreamTrim>, bo
         } else if xadd && is(opt, "nomkstream") {
             no_mkstream = true;
         } else if xadd {
+            // The id: its syntax is checked here, before the options' combination, as
+            // Redis does.
+            xadd_id(opt)?;
             break;
         } else {
             return Err(CmdError::syntax());
@@ -254,6 +257,17 @@ fn parse_trim_args(args: &[Bytes], xadd: bool) -> Result<(Option<StreamTrim>, bo
     Ok((strategy.map(|strategy| StreamTrim { strategy, approx, limit }), no_mkstream, i))
 }
 
+/// XADD's id argument: `*`, `<ms>-*` or an explicit id.
+fn xadd_id(arg: &[u8]) -> Result<XAddId, CmdError> {
+    Ok(if arg == b"*" {
+        XAddId::Auto
+    } else if let Some(ms) = arg.strip_suffix(b"-*").filter(|_| arg.len() <= 127) {
+        XAddId::AutoSeq(parse_u64(ms).ok_or_else(invalid_id)?)
+    } else {
+        XAddId::Explicit(strict_id(arg)?)
+    })
+}
+
 /// ```text
 /// XADD key [NOMKSTREAM] [MAXLEN|MINID [=|~] threshold [LIMIT count]] *|id field value [field value ...]
 /// ```
@@ -262,16 +276,9 @@ fn xadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if idpos >= args.len() {
         return Err(CmdError::wrong_args("xadd"));
     }
-    // Redis's order: the ID's syntax, then the number of field arguments, then 0-0.
-    let id_arg = &args[idpos];
-    let id = if id_arg.as_ref() == b"*" {
-        XAddId::Auto
-    } else if let Some(ms) = id_arg.strip_suffix(b"-*").filter(|_| id_arg.len() <= 127) {
-        let ms = parse_u64(ms).ok_or_else(invalid_id)?;
-        XAddId::AutoSeq(ms)
-    } else {
-        XAddId::Explicit(strict_id(id_arg)?)
-    };
+    // Redis's order: the ID's syntax (checked while the options were parsed), then the
+    // number of field arguments, then 0-0.
+    let id = xadd_id(&args[idpos])?;
     let rest = args.len() - (idpos + 1);
     if rest < 2 || !rest.is_multiple_of(2) {
         return Err(CmdError::wrong_args("xadd"));
@@ -509,8 +516,8 @@ enum ReadFrom {
 fn nogroup_read(key: &[u8], group: &[u8]) -> CmdError {
     CmdError(format!(
         "NOGROUP No such key '{}' or consumer group '{}' in XREADGROUP with GROUP option",
-        show(key),
-        show(group)
+        show_all(key),
+        show_all(group)
     ))
 }
 
@@ -726,15 +733,6 @@ fn help(ctx: &mut Ctx<'_>, args: &[Bytes], lines: &[&str]) {
     ctx.out.simple("    Prints this help.");
 }
 
-/// Redis's `addReplySubcommandSyntaxError`.
-fn subcommand_syntax(args: &[Bytes]) -> CmdError {
-    CmdError::err(format_args!(
-        "unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
-        show(&args[1]),
-        show(&args[0]).to_ascii_uppercase()
-    ))
-}
-
 /// Checks a container subcommand against its Redis 7 arity; `None` if `args[1]` is not one
 /// of `subs` (name, arity).
 /// `XGROUP`'s subcommands and their Redis arities.
@@ -745,7 +743,7 @@ pub(crate) static XGROUP_SUBS: &[(&str, i32)] =
 pub(crate) static XINFO_SUBS: &[(&str, i32)] = &[("stream", -3), ("groups", 3), ("consumers", 4), ("help", 2)];
 
 fn nogroup_for_key(key: &[u8], group: &[u8]) -> CmdError {
-    CmdError(format!("NOGROUP No such consumer group '{}' for key name '{}'", show(group), show(key)))
+    CmdError(format!("NOGROUP No such consumer group '{}' for key name '{}'", show_all(group), show_all(key)))
 }
 
 fn no_key_for_xgroup() -> CmdError {
@@ -845,7 +843,7 @@ fn xgroup(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 // ---- XACK, XPENDING, XCLAIM, XAUTOCLAIM ------------------------------------------------------
 
 fn nogroup(key: &[u8], group: &[u8]) -> CmdError {
-    CmdError(format!("NOGROUP No such key '{}' or consumer group '{}'", show(key), show(group)))
+    CmdError(format!("NOGROUP No such key '{}' or consumer group '{}'", show_all(key), show_all(group)))
 }
 
 /// ```text

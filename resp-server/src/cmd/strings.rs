@@ -585,22 +585,24 @@ fn setrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     }
     let value = args[3].clone();
     let offset = offset as u64;
-    if !value.is_empty() && offset + value.len() as u64 > MAX_STRING {
-        return Err(too_big());
-    }
+    // Checked once the key is known to hold a string or nothing: WRONGTYPE comes first.
+    let too_big_write = !value.is_empty() && offset + value.len() as u64 > MAX_STRING;
     let len = ctx.srv.colls.str_update_as(&ctx.key(&args[1]), move |old| {
+        if too_big_write {
+            return Ok((None, None));
+        }
         let Some(old) = old else {
             if value.is_empty() {
                 // Nothing to write and no key to create.
-                return Ok((None, 0));
+                return Ok((None, Some(0)));
             }
             let mut v = vec![0u8; offset as usize];
             v.extend_from_slice(&value);
             let n = v.len() as i64;
-            return Ok((Some((v, StringForm::ChangedInPlace)), n));
+            return Ok((Some((v, StringForm::ChangedInPlace)), Some(n)));
         };
         if value.is_empty() {
-            return Ok((None, old.len() as i64));
+            return Ok((None, Some(old.len() as i64)));
         }
         let end = offset as usize + value.len();
         let mut v = old.to_vec();
@@ -610,9 +612,9 @@ fn setrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         v[offset as usize..end].copy_from_slice(&value);
         let n = v.len() as i64;
         // Changed in place: Redis reports such a string `raw` whatever its content.
-        Ok((Some((v, StringForm::ChangedInPlace)), n))
+        Ok((Some((v, StringForm::ChangedInPlace)), Some(n)))
     })?;
-    ctx.out.int(len);
+    ctx.out.int(len.ok_or_else(too_big)?);
     Ok(())
 }
 

@@ -675,6 +675,11 @@ fn zadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 /// ZINCRBY key increment member
 /// ```
 fn zincrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    // Redis runs ZINCRBY through ZADD's parser (as ZADD INCR): a ZADD flag where the
+    // increment goes is taken as a flag, which leaves one argument for a score-member pair.
+    if ["nx", "xx", "gt", "lt", "ch", "incr"].iter().any(|f| args[2].eq_ignore_ascii_case(f.as_bytes())) {
+        return Err(CmdError::syntax());
+    }
     let delta = score_arg(&args[2])?;
     let score = ctx.srv.colls.zincr_by(&ctx.key(&args[1]), delta, &args[3])?;
     reply_score(ctx.out, score);

@@ -158,6 +158,9 @@ impl Reply {
     /// An error (`-…`). `msg` starts with its code (`ERR`, `WRONGTYPE`, …); CR and LF are
     /// replaced by spaces, as Redis does, so the reply stays one line.
     pub fn error(&mut self, msg: &str) {
+        // Redis's `addReplyErrorFormat`: CR and LF at the end are trimmed, inside they
+        // become spaces (an error is one line).
+        let msg = msg.trim_end_matches(['\r', '\n']);
         self.buf.reserve(msg.len() + 3);
         self.buf.put_u8(b'-');
         for &b in msg.as_bytes() {

@@ -5,6 +5,8 @@
 //! `pmemkv-server` binary instead, for tests that kill or restart the process.
 #![allow(dead_code)]
 
+pub mod random_commands;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
