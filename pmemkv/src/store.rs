@@ -31,6 +31,11 @@ use crate::value::{ReadValue, ValueRef};
 use crate::view::View;
 use crate::MAX_KEY_LEN;
 
+thread_local! {
+    /// Batches the thread committed for its callers ([`Store::thread_commits`]).
+    static THREAD_COMMITS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
 /// A crash-consistent key-value store in one directory.
 ///
 /// `Store` is `Send + Sync`: share it between threads with an `Arc`. Dropping it stops the
@@ -605,6 +610,9 @@ impl Inner {
         w.positions = positions;
         self.syncer.note_written(at);
         self.counters.batches.fetch_add(1, Ordering::Relaxed);
+        if !w.compacting {
+            THREAD_COMMITS.with(|c| c.set(c.get() + 1));
+        }
         if view.active.len() >= self.opts.memtable_max_entries
             || w.log_bytes_since_checkpoint >= self.opts.checkpoint_log_bytes
         {
@@ -1489,12 +1497,13 @@ impl Store {
         crate::maintenance::purge_expired(&self.inner, budget)
     }
 
-    /// Write batches committed since open, by every writer (compaction's relocations
-    /// included): one atomic load. A call that leaves it unchanged committed nothing — the
-    /// server uses that to tell a write command that changed nothing (a `DEL` of a missing
-    /// key) from one that did. Inside [`Store::atomic`] the group commits at its end.
-    pub fn commits(&self) -> u64 {
-        self.inner.counters.batches.load(Ordering::Relaxed)
+    /// Write batches the calling thread has committed since it started, in any store (not
+    /// counting compaction's relocations that a writer runs): a call that leaves it unchanged
+    /// committed nothing. The server tells this way a write command that changed nothing (a
+    /// `DEL` of a missing key) from one that did. Inside [`Store::atomic`] the group commits
+    /// at its end.
+    pub fn thread_commits() -> u64 {
+        THREAD_COMMITS.with(|c| c.get())
     }
 
     /// Counters and sizes.

@@ -869,3 +869,26 @@ fn a_replaced_directory_is_refused_not_written_into() {
     assert_eq!(&*store.get(b"k99").unwrap().unwrap(), b"before");
     assert_eq!(&*store.get(b"appended").unwrap().unwrap(), b"after the move");
 }
+
+/// `Store::thread_commits` moves with each batch this thread commits, and not for a write
+/// that changed nothing (a failed condition, an empty batch) nor for another thread's.
+#[test]
+fn thread_commits_count_this_threads_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    let st = std::sync::Arc::new(open(dir.path(), &small_opts(1 << 20, 1000, false)));
+    let n0 = Store::thread_commits();
+    st.put(b"a", b"1").unwrap();
+    assert_eq!(Store::thread_commits(), n0 + 1);
+    let absent = PutOptions { condition: Condition::IfAbsent, ..PutOptions::default() };
+    assert_eq!(st.put_with(b"a", b"2", absent).unwrap(), None);
+    st.write(&WriteBatch::new()).unwrap();
+    assert_eq!(Store::thread_commits(), n0 + 1, "nothing was written");
+    let other = st.clone();
+    std::thread::spawn(move || other.put(b"b", b"1").unwrap()).join().unwrap();
+    assert_eq!(Store::thread_commits(), n0 + 1, "another thread's commit");
+    let mut batch = WriteBatch::new();
+    batch.put(b"c", b"1");
+    batch.delete(b"a");
+    st.write(&batch).unwrap();
+    assert_eq!(Store::thread_commits(), n0 + 2, "one batch, one commit");
+}

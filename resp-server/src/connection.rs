@@ -650,7 +650,8 @@ fn execute_with(
     // Watched keys are invalidated only by a write that changed something, as Redis's
     // `signalModifiedKey` is (a ZREM of a missing member leaves a WATCH intact). Inside EXEC
     // the group commits at its end, so there every write counts as a change.
-    let commits_before = (cmd.has(flags::WRITE) && !session.in_exec && srv.watches.any()).then(|| srv.store.commits());
+    let commits_before =
+        (cmd.has(flags::WRITE) && !session.in_exec && srv.watches.any()).then(pmemkv::Store::thread_commits);
     let result = {
         let mut ctx = Ctx { srv, s: session, out };
         // A bug in one command must not take the server down or leave the client hanging:
@@ -682,10 +683,11 @@ fn execute_with(
                 session.local.writes += 1;
                 srv.dirty.fetch_add(1, Ordering::Relaxed);
                 // A command that blocked changed nothing (yet).
-                let changed = commits_before.is_none_or(|n| srv.store.commits() != n);
+                let changed = commits_before.is_none_or(|n| pmemkv::Store::thread_commits() != n);
                 if srv.watches.any() && session.block.is_none() && changed {
-                    for k in key_args(cmd, args) {
-                        srv.watches.touch(session.db, k);
+                    match session.changed_keys.take() {
+                        Some(keys) => keys.iter().for_each(|k| srv.watches.touch(session.db, k)),
+                        None => written_key_args(cmd, args).for_each(|k| srv.watches.touch(session.db, k)),
                     }
                 }
             }
@@ -702,6 +704,7 @@ fn execute_with(
             }
         }
     }
+    session.changed_keys = None;
     after_command(srv, session, args, micros, cmd.flags, env);
 }
 
@@ -712,6 +715,18 @@ fn after_command(srv: &Shared, session: &Session, args: &[Bytes], micros: u64, c
     }
     if env.monitors && cmd_flags & (flags::SKIP_MONITOR | flags::ADMIN) == 0 {
         let _ = srv.monitor_tx.send(monitor_line(session, args).into());
+    }
+}
+
+/// The key arguments a write command may change: the destination only for the commands
+/// that read their other keys (`SINTERSTORE dst src…`, `COPY src dst`), else every key.
+fn written_key_args<'a>(cmd: &cmd::Command, args: &'a [Bytes]) -> Box<dyn Iterator<Item = &'a Bytes> + 'a> {
+    match cmd.name {
+        "sinterstore" | "sunionstore" | "sdiffstore" | "zunionstore" | "zinterstore" | "zdiffstore" | "zrangestore" => {
+            Box::new(args.get(1).into_iter())
+        }
+        "copy" => Box::new(args.get(2).into_iter()),
+        _ => Box::new(key_args(cmd, args)),
     }
 }
 

@@ -24,6 +24,9 @@ pub struct Session {
     pub close: bool,
     /// A write ran since the last durability wait (for `appendfsync always`).
     pub wrote: bool,
+    /// Set by a write command that knows which of its key arguments it changed (`DEL`:
+    /// the keys that existed), for `WATCH`; otherwise all are taken as changed.
+    pub changed_keys: Option<Vec<Bytes>>,
     /// Set by `MONITOR`: the connection switches to the monitor feed after this command.
     pub start_monitor: bool,
     /// Where published messages for this client are queued.
@@ -140,6 +143,7 @@ impl Session {
             authenticated,
             close: false,
             wrote: false,
+            changed_keys: None,
             start_monitor: false,
             mailbox,
             channels: BTreeSet::new(),

@@ -233,6 +233,10 @@ fn random_commands_reply_as_redis_does() {
         Err(_) => vec![11, 12, 13],
     };
     let count = std::env::var("PMEMKV_DIFF_COMMANDS").map_or(3000, |n| n.parse().expect("PMEMKV_DIFF_COMMANDS"));
+    // Debugging a divergence: the keys' types and TTLs on both servers before these commands.
+    let show_keys_at: Vec<usize> = std::env::var("PMEMKV_DIFF_SHOW_KEYS_AT")
+        .map(|s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect())
+        .unwrap_or_default();
     let dir = tempfile::tempdir().unwrap();
     let ours = ServerProcess::start(dir.path(), &["--appendfsync", "no"]);
     for seed in seeds {
@@ -242,16 +246,34 @@ fn random_commands_reply_as_redis_does() {
             c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
             redis::cmd("FLUSHALL").query::<()>(c).unwrap();
         }
+        // Debugging: every command sent, one per line, arguments in hex.
+        let mut dump =
+            std::env::var("PMEMKV_DIFF_DUMP").ok().map(|p| std::fs::File::create(format!("{p}.{seed}")).unwrap());
         let mut rng = Rng(seed);
         let mut recent: VecDeque<String> = VecDeque::new();
         for i in 0..count {
             let mut args = random_command(&mut rng, &commands);
             stabilize(&mut args);
             recent.push_back(show(&args));
-            if recent.len() > 100 {
+            if recent.len() > 400 {
                 recent.pop_front();
             }
+            if let Some(f) = dump.as_mut() {
+                use std::io::Write;
+                let hex: Vec<String> = args.iter().map(|a| a.iter().map(|b| format!("{b:02x}")).collect()).collect();
+                writeln!(f, "{}", hex.join(" ")).unwrap();
+            }
             let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
+            if show_keys_at.contains(&i) {
+                let mut their_look = redis::Client::open(redis.url()).unwrap().get_connection().unwrap();
+                for (who, c) in [("redis", &mut their_look), ("pmemkv", &mut ours.conn())] {
+                    for k in common::random_commands::KEYS {
+                        let ty = send(c, &[b"TYPE".to_vec(), k.as_bytes().to_vec()]);
+                        let ttl = send(c, &[b"PTTL".to_vec(), k.as_bytes().to_vec()]);
+                        eprintln!("before command {i}, {who}: {k} {ty:?} pttl {ttl:?}");
+                    }
+                }
+            }
             let want = outcome(send(&mut theirs_con, &args), &name);
             let got = outcome(send(&mut ours_con, &args), &name);
             assert_eq!(

@@ -110,6 +110,37 @@ fn watch_aborts_on_change_expiry_and_flush() {
     assert_eq!(n, 15);
 }
 
+/// Like Redis's `signalModifiedKey`, only keys a write changed break a WATCH: not the keys of
+/// a DEL that were not there, not the sources of a *STORE or COPY, not a write that changed
+/// nothing; the keys it did change do. (Found by `redis_diff.rs`.)
+#[test]
+fn watch_breaks_only_on_keys_a_write_changed() {
+    let srv = TestServer::start();
+    let mut c = srv.conn();
+    let mut other = srv.conn();
+    cmd(&mut c, &["SET", "b", "1"]).unwrap();
+    cmd(&mut c, &["SADD", "src", "m"]).unwrap();
+    let pong = Value::Array(vec![Value::SimpleString("PONG".into())]);
+    for (watched, write, aborts) in [
+        ("a", &["DEL", "a", "b"][..], false),
+        ("b", &["SET", "b", "2"], true),
+        ("b", &["UNLINK", "a", "b"], true),
+        ("src", &["SUNIONSTORE", "dst", "src"], false),
+        ("dst", &["SUNIONSTORE", "dst", "src"], true),
+        ("src", &["COPY", "src", "copy"], false),
+        ("copy", &["COPY", "src", "copy2"], false),
+        ("src", &["SREM", "src", "absent"], false),
+        ("src", &["SREM", "src", "m"], true),
+    ] {
+        cmd(&mut c, &["WATCH", watched]).unwrap();
+        cmd(&mut other, write).unwrap();
+        cmd(&mut c, &["MULTI"]).unwrap();
+        cmd(&mut c, &["PING"]).unwrap();
+        let want = if aborts { Value::Nil } else { pong.clone() };
+        assert_eq!(cmd(&mut c, &["EXEC"]).unwrap(), want, "WATCH {watched}, then {write:?}");
+    }
+}
+
 #[test]
 fn a_pipelined_transaction_with_redis_rs_atomic_pipe() {
     let srv = TestServer::start();

@@ -254,7 +254,8 @@ fn hello(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 /// SELECT index
 /// ```
 fn select(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let n = int_arg(&args[1])?;
+    // Redis's `getIntFromObjectOrReply`: a C int first, then the database range.
+    let n = super::sets::long_in_range(&args[1], i32::MIN as i64, i32::MAX as i64, None)?;
     let dbs = ctx.srv.config.read().databases as i64;
     if n < 0 || n >= dbs {
         return Err(CmdError::err("DB index is out of range"));

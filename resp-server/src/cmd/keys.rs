@@ -141,6 +141,16 @@ fn del(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let mut keys: Vec<Vec<u8>> = args[1..].iter().map(|k| ctx.key(k)).collect();
     keys.sort();
     keys.dedup();
+    if ctx.srv.watches.any() {
+        // For WATCH: only the keys that existed change.
+        let mut existed = Vec::new();
+        for k in &args[1..] {
+            if ctx.srv.colls.exists(&ctx.key(k))? {
+                existed.push(k.clone());
+            }
+        }
+        ctx.s.changed_keys = Some(existed);
+    }
     let n = ctx.srv.colls.delete_keys(&keys)?;
     ctx.out.int(n as i64);
     Ok(())

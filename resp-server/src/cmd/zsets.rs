@@ -491,8 +491,10 @@ fn score_arg(arg: &[u8]) -> Result<f64, CmdError> {
 }
 
 /// One end of a score range (`1.5`, `(1.5`, `-inf`, `+inf`), parsed like Redis's
-/// `zslParseRange` (plain `strtod`, so an empty argument is 0).
+/// `zslParseRange` (plain `strtod` on a C string, so an empty argument is 0 and a NUL byte
+/// ends the number).
 fn score_bound(arg: &[u8]) -> Option<ScoreBound> {
+    let arg = &arg[..arg.iter().position(|&b| b == 0).unwrap_or(arg.len())];
     let (exclusive, body) = match arg.first() {
         Some(b'(') => (true, &arg[1..]),
         _ => (false, arg),
