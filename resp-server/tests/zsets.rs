@@ -315,6 +315,10 @@ fn stores() {
     assert_eq!(all_with_scores(&mut c, "out"), pairs(&[("x", "0")]));
     assert_eq!(cmd(&mut c, &["ZUNIONSTORE", "out", "2", "pinf", "ninf"]).unwrap(), int(1));
     assert_eq!(all_with_scores(&mut c, "out"), pairs(&[("x", "0")]));
+    // Also for a later source: MAX(-inf, 0 × -inf = 0) is 0 (found by redis_diff.rs).
+    let args = ["ZUNIONSTORE", "out", "2", "ninf", "ninf", "WEIGHTS", "1", "0", "AGGREGATE", "MAX"];
+    assert_eq!(cmd(&mut c, &args).unwrap(), int(1));
+    assert_eq!(all_with_scores(&mut c, "out"), pairs(&[("x", "0")]));
     // The destination may be a source, and anything it held is replaced.
     assert_eq!(cmd(&mut c, &["ZUNIONSTORE", "s1", "2", "s1", "s2"]).unwrap(), int(4));
     cmd(&mut c, &["SET", "str", "v"]).unwrap();

@@ -951,10 +951,13 @@ impl Collections {
                 let (next, s) = x?;
                 heap.push(Reverse((next, i, s.to_bits())));
             }
+            // Each weighted score that is NaN (0 × ±inf) counts as 0, as in Redis's union
+            // (its intersection does so for the first set's score only).
             let v = f64::from_bits(bits) * weights[i];
+            let v = if v.is_nan() { 0.0 } else { v };
             match out.last_mut() {
                 Some((last, acc)) if *last == member => agg.apply(acc, v),
-                _ => out.push((member, if v.is_nan() { 0.0 } else { v })),
+                _ => out.push((member, v)),
             }
         }
         Ok(out)

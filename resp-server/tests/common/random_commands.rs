@@ -231,7 +231,200 @@ fn token(rng: &mut Rng) -> Vec<u8> {
 
 /// One random command: a name from the table, a subcommand for containers, a key first
 /// where the command takes one, then random arguments.
+/// Well-formed shapes of commands, so that sequences get deep into the state machines
+/// (consumer groups, ranges with options) instead of stopping at a syntax error. Placeholders:
+/// `{k}` key, `{m}` member/field/value, `{n}` small integer, `{s}` score or score bound,
+/// `{l}` lex bound, `{i}` stream id, `{g}` group, `{c}` consumer.
+const TEMPLATES: &[&str] = &[
+    "xadd {k} * {m} {m}",
+    "xadd {k} {i} {m} {m}",
+    "xadd {k} MAXLEN ~ {n} * {m} {m}",
+    "xadd {k} MAXLEN = {n} {i} {m} {m}",
+    "xadd {k} MINID {i} * {m} {m}",
+    "xadd {k} NOMKSTREAM * {m} {m}",
+    "xgroup CREATE {k} {g} {i}",
+    "xgroup CREATE {k} {g} $ MKSTREAM",
+    "xgroup CREATE {k} {g} 0 MKSTREAM ENTRIESREAD {n}",
+    "xgroup SETID {k} {g} {i}",
+    "xgroup SETID {k} {g} {i} ENTRIESREAD {n}",
+    "xgroup CREATECONSUMER {k} {g} {c}",
+    "xgroup DELCONSUMER {k} {g} {c}",
+    "xgroup DESTROY {k} {g}",
+    "xreadgroup GROUP {g} {c} COUNT {n} STREAMS {k} >",
+    "xreadgroup GROUP {g} {c} STREAMS {k} {i}",
+    "xreadgroup GROUP {g} {c} NOACK STREAMS {k} >",
+    "xreadgroup GROUP {g} {c} STREAMS {k} {k} > {i}",
+    "xread COUNT {n} STREAMS {k} {i}",
+    "xread STREAMS {k} {k} {i} {i}",
+    "xack {k} {g} {i} {i}",
+    "xpending {k} {g}",
+    "xpending {k} {g} - + {n}",
+    "xpending {k} {g} {i} + {n} {c}",
+    "xpending {k} {g} IDLE 0 - + {n}",
+    "xclaim {k} {g} {c} 0 {i}",
+    "xclaim {k} {g} {c} 0 {i} {i} JUSTID",
+    "xclaim {k} {g} {c} 0 {i} FORCE RETRYCOUNT {n}",
+    "xclaim {k} {g} {c} 0 {i} LASTID {i}",
+    "xautoclaim {k} {g} {c} 0 {i} COUNT {n}",
+    "xautoclaim {k} {g} {c} 0 {i} JUSTID",
+    "xrange {k} - + COUNT {n}",
+    "xrange {k} ({i} +",
+    "xrevrange {k} + - COUNT {n}",
+    "xtrim {k} MAXLEN {n}",
+    "xtrim {k} MINID ~ {i} LIMIT {n}",
+    "xdel {k} {i} {i}",
+    "xsetid {k} {i}",
+    "xsetid {k} {i} ENTRIESADDED {n} MAXDELETEDID {i}",
+    "zadd {k} {s} {m} {s} {m}",
+    "zadd {k} NX {s} {m}",
+    "zadd {k} XX CH {s} {m} {s} {m}",
+    "zadd {k} GT CH {s} {m}",
+    "zadd {k} LT {s} {m}",
+    "zadd {k} INCR {s} {m}",
+    "zincrby {k} {s} {m}",
+    "zrange {k} {n} {n}",
+    "zrange {k} {n} {n} REV WITHSCORES",
+    "zrange {k} {s} {s} BYSCORE LIMIT {n} {n}",
+    "zrange {k} {s} {s} BYSCORE REV WITHSCORES",
+    "zrange {k} {l} {l} BYLEX",
+    "zrange {k} {l} {l} BYLEX REV LIMIT {n} {n}",
+    "zrangebyscore {k} {s} {s} WITHSCORES LIMIT {n} {n}",
+    "zrevrangebyscore {k} {s} {s}",
+    "zrangebylex {k} {l} {l}",
+    "zrevrangebylex {k} {l} {l} LIMIT {n} {n}",
+    "zrangestore {k} {k} {n} {n}",
+    "zrangestore {k} {k} {s} {s} BYSCORE",
+    "zunionstore {k} 2 {k} {k} WEIGHTS {n} {n} AGGREGATE MAX",
+    "zinterstore {k} 2 {k} {k} AGGREGATE MIN",
+    "zdiffstore {k} 2 {k} {k}",
+    "zunion 2 {k} {k} WITHSCORES",
+    "zinter 2 {k} {k} WEIGHTS {s} {s}",
+    "zdiff 2 {k} {k} WITHSCORES",
+    "zintercard 2 {k} {k} LIMIT {n}",
+    "zpopmin {k} {n}",
+    "zpopmax {k}",
+    "zmpop 2 {k} {k} MIN COUNT {n}",
+    "zscore {k} {m}",
+    "zmscore {k} {m} {m}",
+    "zrank {k} {m}",
+    "zrevrank {k} {m}",
+    "zcount {k} {s} {s}",
+    "zlexcount {k} {l} {l}",
+    "zremrangebyrank {k} {n} {n}",
+    "zremrangebyscore {k} {s} {s}",
+    "zremrangebylex {k} {l} {l}",
+    "zrem {k} {m} {m}",
+    "lpush {k} {m} {m}",
+    "rpush {k} {m} {m} {m}",
+    "lpushx {k} {m}",
+    "linsert {k} BEFORE {m} {m}",
+    "linsert {k} AFTER {m} {m}",
+    "lrem {k} {n} {m}",
+    "lset {k} {n} {m}",
+    "ltrim {k} {n} {n}",
+    "lpos {k} {m} RANK {n} COUNT {n} MAXLEN {n}",
+    "lmove {k} {k} LEFT RIGHT",
+    "lmove {k} {k} RIGHT RIGHT",
+    "rpoplpush {k} {k}",
+    "lmpop 2 {k} {k} LEFT COUNT {n}",
+    "lpop {k} {n}",
+    "rpop {k}",
+    "lrange {k} {n} {n}",
+    "lindex {k} {n}",
+    "hset {k} {m} {m} {m} {m}",
+    "hsetnx {k} {m} {m}",
+    "hincrby {k} {m} {n}",
+    "hincrbyfloat {k} {m} {s}",
+    "hmget {k} {m} {m}",
+    "hdel {k} {m} {m}",
+    "hstrlen {k} {m}",
+    "hgetall {k}",
+    "sadd {k} {m} {m} {m}",
+    "srem {k} {m}",
+    "smove {k} {k} {m}",
+    "sinterstore {k} {k} {k}",
+    "sunionstore {k} {k} {k}",
+    "sdiffstore {k} {k} {k}",
+    "sintercard 2 {k} {k} LIMIT {n}",
+    "smismember {k} {m} {m}",
+    "set {k} {m}",
+    "set {k} {m} EX {n}",
+    "set {k} {m} NX GET",
+    "set {k} {m} XX KEEPTTL",
+    "getex {k} PERSIST",
+    "getdel {k}",
+    "incrby {k} {n}",
+    "incrbyfloat {k} {s}",
+    "append {k} {m}",
+    "setrange {k} {n} {m}",
+    "getrange {k} {n} {n}",
+    "mset {k} {m} {k} {m}",
+    "msetnx {k} {m} {k} {m}",
+    "expire {k} {n} NX",
+    "expire {k} {n} GT",
+    "pexpire {k} {n} LT",
+    "persist {k}",
+    "rename {k} {k}",
+    "renamenx {k} {k}",
+    "copy {k} {k}",
+    "copy {k} {k} REPLACE",
+    "move {k} {n}",
+    "type {k}",
+    "del {k} {k}",
+    "watch {k}",
+    "multi",
+    "exec",
+];
+
+fn fill(rng: &mut Rng, template: &str) -> Vec<Vec<u8>> {
+    const M: &[&str] = &["a", "b", "c", "d", "1", "2", "10", "-1", "1.5", ""];
+    const N: &[&str] = &["0", "1", "2", "3", "5", "-1", "-2", "10", "100"];
+    const S: &[&str] = &["0", "1", "2.5", "-1", "3", "inf", "-inf", "(1", "(2.5", "1e3"];
+    const L: &[&str] = &["-", "+", "[a", "(b", "[c", "(a", "[", "("];
+    const I: &[&str] = &["0", "0-1", "1-0", "1-1", "2-0", "5-3", "3", "$", "-", "+", "0-0", "1-*"];
+    const G: &[&str] = &["g1", "g2"];
+    const C: &[&str] = &["c1", "c2", "c3"];
+    // Keys mostly of the template's own type (so that its commands go deep), sometimes one
+    // of the shared keys (other types: WRONGTYPE paths).
+    let name = template.split(' ').next().unwrap_or("");
+    let own: &[&str] = match name.as_bytes()[0] {
+        b'x' => &["x1", "x2"],
+        b'z' => &["z1", "z2"],
+        b'h' => &["h1", "h2"],
+        b's' if name != "set" && name != "setrange" => &["s1", "s2"],
+        _ if name.starts_with('l') || name.starts_with('r') => &["l1", "l2"],
+        _ => KEYS,
+    };
+    let key_pool: Vec<&str> = if rng.chance(80) { own.to_vec() } else { KEYS.to_vec() };
+    template
+        .split(' ')
+        .map(|w| {
+            let from: &[&str] = match w {
+                "{k}" => &key_pool,
+                "{m}" => M,
+                "{n}" => N,
+                "{s}" => S,
+                "{l}" => L,
+                "{i}" => I,
+                "{g}" => G,
+                "{c}" => C,
+                _ => return w.as_bytes().to_vec(),
+            };
+            rng.pick(from).as_bytes().to_vec()
+        })
+        .collect()
+}
+
+/// A random command: half the time a well-formed one from [`TEMPLATES`] (if its command is
+/// among `commands`), otherwise any command of `commands` with random arguments.
 pub fn random_command(rng: &mut Rng, commands: &[&'static cmd::Command]) -> Vec<Vec<u8>> {
+    if rng.chance(50) {
+        let t = rng.pick(TEMPLATES);
+        let name = t.split(' ').next().expect("a name");
+        if commands.iter().any(|c| c.name == name) {
+            return fill(rng, t);
+        }
+    }
     let c = loop {
         let c = *rng.pick(commands);
         if !RARE.contains(&c.name) || rng.chance(5) {
