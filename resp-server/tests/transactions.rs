@@ -131,6 +131,11 @@ fn watch_breaks_only_on_keys_a_write_changed() {
         ("copy", &["COPY", "src", "copy2"], false),
         ("src", &["SREM", "src", "absent"], false),
         ("src", &["SREM", "src", "m"], true),
+        ("b", &["SET", "b", "3"], true),
+        ("b", &["GETEX", "b", "PERSIST"], false),
+        ("b", &["PERSIST", "b"], false),
+        ("b", &["GETEX", "b", "EX", "100"], true),
+        ("b", &["GETEX", "b", "PERSIST"], true),
     ] {
         cmd(&mut c, &["WATCH", watched]).unwrap();
         cmd(&mut other, write).unwrap();

@@ -588,6 +588,25 @@ const OBJECT_HELP: &[&str] = &[
 ];
 
 /// ```text
+/// How Redis would encode the string at `key` (`int`, `embstr`, `raw`), and its value when
+/// that is `int`.
+fn string_encoding(ctx: &Ctx<'_>, key: &[u8]) -> Result<(&'static str, Option<i64>), CmdError> {
+    let v = ctx.srv.colls.str_get(key)?.unwrap_or_else(|| pmemkv::ValueRef::owned(b""));
+    let form = ctx.srv.colls.str_form(key)?;
+    Ok(if form == StringForm::ChangedInPlace {
+        // Changed in place by APPEND or SETRANGE, as Redis's dbUnshareStringValue.
+        ("raw", None)
+    } else if let Some(n) =
+        (form == StringForm::Plain && v.len() <= 20).then(|| crate::protocol::request::parse_int(&v)).flatten()
+    {
+        ("int", Some(n))
+    } else if v.len() <= 44 {
+        ("embstr", None)
+    } else {
+        ("raw", None)
+    })
+}
+
 /// OBJECT ENCODING key | IDLETIME key | REFCOUNT key | FREQ key | HELP
 /// ```
 fn object(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
@@ -619,23 +638,7 @@ fn object(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     };
     if is(sub, "ENCODING") {
         let enc = match t {
-            KeyType::String => {
-                let v = ctx.srv.colls.str_get(&key)?.unwrap_or_else(|| pmemkv::ValueRef::owned(b""));
-                let form = ctx.srv.colls.str_form(&key)?;
-                if form == StringForm::ChangedInPlace {
-                    // Changed in place by APPEND or SETRANGE, as Redis's dbUnshareStringValue.
-                    "raw"
-                } else if form == StringForm::Plain
-                    && v.len() <= 20
-                    && crate::protocol::request::parse_int(&v).is_some()
-                {
-                    "int"
-                } else if v.len() <= 44 {
-                    "embstr"
-                } else {
-                    "raw"
-                }
-            }
+            KeyType::String => string_encoding(ctx, &key)?.0,
             KeyType::Hash => super::hashes::object_encoding(&ctx.srv.colls, &key)?,
             KeyType::Set => super::sets::object_encoding(&ctx.srv.colls, &key)?,
             KeyType::List => "quicklist",
@@ -647,7 +650,11 @@ fn object(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         // Access times are not tracked (reads never write); every key reads as just used.
         ctx.out.int(0);
     } else if is(sub, "REFCOUNT") {
-        ctx.out.int(1);
+        // Redis shares the objects of the integers 0..9999 (OBJ_SHARED_INTEGERS) among all
+        // keys, with the refcount OBJ_SHARED_REFCOUNT. (Not after COPY, which gives the copy
+        // an object of its own: the stored form does not record a copy, so it reads shared.)
+        let shared = t == KeyType::String && string_encoding(ctx, &key)?.1.is_some_and(|n| (0..10_000).contains(&n));
+        ctx.out.int(if shared { i32::MAX as i64 } else { 1 });
     } else {
         return Err(CmdError::err(
             "An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",

@@ -449,6 +449,13 @@ fn getex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             Some(Some(at)) if at <= ctx.now_ms() => {
                 ctx.srv.colls.delete_keys(&[&key])?;
             }
+            // PERSIST of a key without a TTL changes nothing (and so breaks no WATCH).
+            Some(None) => {
+                ctx.srv.colls.expire_if(&key, |cur| match cur {
+                    Some(_) => pmemkv::collections::ExpireDecision::Set(None),
+                    None => pmemkv::collections::ExpireDecision::Keep,
+                })?;
+            }
             Some(c) => {
                 ctx.srv.colls.expire(&key, c)?;
             }
