@@ -18,10 +18,10 @@ mod common;
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
-use common::random_commands::{random_command, show, Rng};
+use common::random_commands::{random_command, show, tame_blocking, Rng};
 use common::ServerProcess;
 use redis::Value;
-use resp_server::cmd::{self, flags};
+use resp_server::cmd;
 
 fn send(con: &mut redis::Connection, args: &[Vec<u8>]) -> redis::RedisResult<Value> {
     let mut c = redis::cmd(std::str::from_utf8(&args[0]).expect("command names are ASCII"));
@@ -131,9 +131,8 @@ fn snapshot(con: &mut redis::Connection) -> BTreeMap<(u8, Vec<u8>), (bool, Strin
 }
 
 fn run_seed(seed: u64, count: usize) {
-    let commands: Vec<&'static cmd::Command> = cmd::all()
-        .filter(|c| !common::random_commands::EXCLUDED.contains(&c.name) && !c.has(flags::BLOCKING))
-        .collect();
+    let commands: Vec<&'static cmd::Command> =
+        cmd::all().filter(|c| !common::random_commands::EXCLUDED.contains(&c.name)).collect();
     let dir = tempfile::tempdir().unwrap();
     let srv = ServerProcess::start(dir.path(), &["--appendfsync", "always"]);
     let mut con = srv.conn();
@@ -144,7 +143,8 @@ fn run_seed(seed: u64, count: usize) {
     let mut errors = 0usize;
     let mut error_kinds: BTreeMap<String, usize> = BTreeMap::new();
     for i in 0..count {
-        let args = random_command(&mut rng, &commands);
+        let mut args = random_command(&mut rng, &commands);
+        tame_blocking(&mut args);
         recent.push_back(show(&args));
         if recent.len() > 20 {
             recent.pop_front();

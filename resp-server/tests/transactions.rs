@@ -136,6 +136,14 @@ fn watch_breaks_only_on_keys_a_write_changed() {
         ("b", &["PERSIST", "b"], false),
         ("b", &["GETEX", "b", "EX", "100"], true),
         ("b", &["GETEX", "b", "PERSIST"], true),
+        // A pop over many keys changes the one it pops from.
+        ("w", &["RPUSH", "l", "x", "y", "z"], false),
+        ("w", &["BLPOP", "w", "l", "1"], false),
+        ("l", &["BLPOP", "w", "l", "1"], true),
+        ("w", &["LMPOP", "2", "w", "l", "LEFT"], false),
+        ("w", &["ZADD", "z", "1", "m", "2", "n"], false),
+        ("w", &["BZPOPMIN", "w", "z", "1"], false),
+        ("z", &["BZPOPMAX", "w", "z", "1"], true),
     ] {
         cmd(&mut c, &["WATCH", watched]).unwrap();
         cmd(&mut other, write).unwrap();

@@ -241,6 +241,8 @@ fn mpop_first(srv: &Shared, db: u8, m: &MPop<'_>, out: &mut Reply, retry: bool) 
 /// ```
 fn lmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let m = mpop_args(args, 1)?;
+    // `mpop_first` signals the list it pops from to WATCH; no other key changes.
+    ctx.s.changed_keys = Some(Vec::new());
     if mpop_first(ctx.srv, ctx.s.db, &m, ctx.out, false)? == Served::No {
         ctx.out.null_array();
     }
@@ -474,7 +476,19 @@ fn pop_first(
     out: &mut Reply,
     retry: bool,
 ) -> Result<Served, CmdError> {
-    for k in keys {
+    Ok(if pop_first_at(srv, db, keys, left, out, retry)?.is_some() { Served::Yes } else { Served::No })
+}
+
+/// [`pop_first`], returning the position in `keys` of the key it popped from.
+fn pop_first_at(
+    srv: &Shared,
+    db: u8,
+    keys: &[Bytes],
+    left: bool,
+    out: &mut Reply,
+    retry: bool,
+) -> Result<Option<usize>, CmdError> {
+    for (i, k) in keys.iter().enumerate() {
         let key = db_key(db, k);
         let items = match if left { srv.colls.lpop(&key, 1) } else { srv.colls.rpop(&key, 1) } {
             Ok(items) => items,
@@ -485,10 +499,10 @@ fn pop_first(
             out.array(2);
             out.bulk(k);
             out.bulk(v);
-            return Ok(Served::Yes);
+            return Ok(Some(i));
         }
     }
-    Ok(Served::No)
+    Ok(None)
 }
 
 fn serve_blpop(
@@ -514,7 +528,9 @@ fn serve_brpop(
 fn blocking_pop(ctx: &mut Ctx<'_>, args: &[Bytes], left: bool) -> CmdResult {
     let timeout = timeout_arg(&args[args.len() - 1])?;
     let keys = &args[1..args.len() - 1];
-    if pop_first(ctx.srv, ctx.s.db, keys, left, ctx.out, false)? == Served::Yes {
+    if let Some(i) = pop_first_at(ctx.srv, ctx.s.db, keys, left, ctx.out, false)? {
+        // For WATCH: only the list popped from changed.
+        ctx.s.changed_keys = Some(vec![keys[i].clone()]);
         return Ok(());
     }
     ctx.block(BlockRequest {
@@ -559,6 +575,7 @@ fn blmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     // Redis parses the rest before the timeout.
     let m = mpop_args(args, 2)?;
     let timeout = timeout_arg(&args[1])?;
+    ctx.s.changed_keys = Some(Vec::new());
     if mpop_first(ctx.srv, ctx.s.db, &m, ctx.out, false)? == Served::Yes {
         return Ok(());
     }

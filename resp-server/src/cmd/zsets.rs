@@ -974,7 +974,19 @@ fn pop_first(
     strict: bool,
     out: &mut Reply,
 ) -> Result<Served, CmdError> {
-    for k in keys {
+    Ok(if pop_first_at(srv, db, keys, max, strict, out)?.is_some() { Served::Yes } else { Served::No })
+}
+
+/// [`pop_first`], returning the position in `keys` of the key it popped from.
+fn pop_first_at(
+    srv: &Shared,
+    db: u8,
+    keys: &[Bytes],
+    max: bool,
+    strict: bool,
+    out: &mut Reply,
+) -> Result<Option<usize>, CmdError> {
+    for (i, k) in keys.iter().enumerate() {
         let items = match srv.colls.zpop(&db_key(db, k), 1, max) {
             Ok(items) => items,
             Err(pmemkv::Error::WrongType) if !strict => continue,
@@ -985,10 +997,10 @@ fn pop_first(
             out.bulk(k);
             out.bulk(m);
             reply_score(out, *s);
-            return Ok(Served::Yes);
+            return Ok(Some(i));
         }
     }
-    Ok(Served::No)
+    Ok(None)
 }
 
 fn serve_bzpopmin(
@@ -1014,7 +1026,9 @@ fn serve_bzpopmax(
 fn bzpop(ctx: &mut Ctx<'_>, args: &[Bytes], max: bool) -> CmdResult {
     let timeout = timeout_arg(&args[args.len() - 1])?;
     let keys = &args[1..args.len() - 1];
-    if pop_first(ctx.srv, ctx.s.db, keys, max, true, ctx.out)? == Served::Yes {
+    if let Some(i) = pop_first_at(ctx.srv, ctx.s.db, keys, max, true, ctx.out)? {
+        // For WATCH: only the sorted set popped from changed.
+        ctx.s.changed_keys = Some(vec![keys[i].clone()]);
         return Ok(());
     }
     ctx.block(BlockRequest {

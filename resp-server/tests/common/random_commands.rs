@@ -6,8 +6,9 @@
 
 use resp_server::cmd;
 
-/// Commands never sent: they end or take over the connection, block, pause or reconfigure
-/// the server, or need a replica.
+/// Commands never sent: they end or take over the connection, pause or reconfigure the
+/// server, or need a replica. (Blocking commands are sent with a short timeout, see
+/// [`tame_blocking`].)
 pub const EXCLUDED: &[&str] = &[
     "shutdown",
     "quit",
@@ -255,6 +256,16 @@ const TEMPLATES: &[&str] = &[
     "xreadgroup GROUP {g} {c} NOACK STREAMS {k} >",
     "xreadgroup GROUP {g} {c} STREAMS {k} {k} > {i}",
     "xread COUNT {n} STREAMS {k} {i}",
+    "xread BLOCK 10 STREAMS {k} $",
+    "xreadgroup GROUP {g} {c} BLOCK 10 STREAMS {k} >",
+    "blpop {k} {k} 0.01",
+    "brpop {k} 0.01",
+    "blmove {k} {k} LEFT RIGHT 0.01",
+    "brpoplpush {k} {k} 0.01",
+    "blmpop 0.01 2 {k} {k} RIGHT COUNT {n}",
+    "bzpopmin {k} 0.01",
+    "bzpopmax {k} {k} 0.01",
+    "bzmpop 0.01 1 {k} MAX",
     "xread STREAMS {k} {k} {i} {i}",
     "xack {k} {g} {i} {i}",
     "xpending {k} {g}",
@@ -448,6 +459,27 @@ pub fn random_command(rng: &mut Rng, commands: &[&'static cmd::Command]) -> Vec<
         args.push(token(rng));
     }
     args
+}
+
+/// Makes a blocking command wait at most 10 ms (its timeout argument becomes `0.01`), so a
+/// single client never waits forever on a key nobody pushes to.
+pub fn tame_blocking(args: &mut [Vec<u8>]) {
+    let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
+    let at = match name.as_str() {
+        "blpop" | "brpop" | "bzpopmin" | "bzpopmax" | "brpoplpush" | "blmove" => args.len().checked_sub(1),
+        "blmpop" | "bzmpop" => Some(1),
+        _ => None,
+    };
+    if let Some(i) = at.filter(|&i| i >= 1 && i < args.len()) {
+        args[i] = b"0.01".to_vec();
+    }
+    if name == "xread" || name == "xreadgroup" {
+        for i in 1..args.len().saturating_sub(1) {
+            if args[i].eq_ignore_ascii_case(b"BLOCK") {
+                args[i + 1] = b"10".to_vec();
+            }
+        }
+    }
 }
 
 pub fn show(args: &[Vec<u8>]) -> String {
