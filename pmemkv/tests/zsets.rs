@@ -186,10 +186,12 @@ fn model_store(model: &Model, op: ZStoreOp, srcs: &[(usize, f64)], agg: Aggregat
             }
         }
         ZStoreOp::Union => {
+            // Redis's union weighs every score with the NaN rule (0 × ±inf is 0), its
+            // intersection only the first set's.
             for (z, w) in &inputs {
                 for (m, s) in *z {
                     match out.get_mut(m) {
-                        Some(acc) => agg_apply(agg, acc, s * w),
+                        Some(acc) => agg_apply(agg, acc, weigh(*s, *w)),
                         None => {
                             out.insert(m.clone(), weigh(*s, *w));
                         }

@@ -270,6 +270,22 @@ fn hide_idle_times(v: Value) -> Value {
     }
 }
 
+/// Sends `batch` as one pipeline and returns each command's reply (errors included).
+fn send_pipeline(con: &mut redis::Connection, batch: &[Vec<Vec<u8>>]) -> Vec<redis::RedisResult<Value>> {
+    let mut pipe = redis::pipe();
+    for args in batch {
+        let c = pipe.cmd(std::str::from_utf8(&args[0]).expect("ASCII name"));
+        for a in &args[1..] {
+            c.arg(&a[..]);
+        }
+    }
+    match pipe.ignore_errors().query::<Vec<redis::RedisResult<Value>>>(con) {
+        Ok(replies) => replies,
+        // The connection itself failed: every command is without a reply.
+        Err(e) => batch.iter().map(|_| Err(e.clone())).collect(),
+    }
+}
+
 fn send(con: &mut redis::Connection, args: &[Vec<u8>]) -> redis::RedisResult<Value> {
     let mut c = redis::cmd(std::str::from_utf8(&args[0]).expect("ASCII name"));
     for a in &args[1..] {
@@ -313,38 +329,55 @@ fn random_commands_reply_as_redis_does() {
         let mut rng = Rng(seed);
         let mut ttl_counter = 0;
         let mut recent: VecDeque<String> = VecDeque::new();
-        for i in 0..count {
-            let mut args = random_command(&mut rng, &commands);
-            tame_blocking(&mut args);
-            stabilize(&mut args, &mut ttl_counter);
-            recent.push_back(show(&args));
-            if recent.len() > 400 {
-                recent.pop_front();
-            }
-            if let Some(f) = dump.as_mut() {
-                use std::io::Write;
-                let hex: Vec<String> = args.iter().map(|a| a.iter().map(|b| format!("{b:02x}")).collect()).collect();
-                writeln!(f, "{}", hex.join(" ")).unwrap();
-            }
-            if show_keys_at.contains(&i) {
-                let mut their_look = redis::Client::open(redis.url()).unwrap().get_connection().unwrap();
-                for (who, c) in [("redis", &mut their_look), ("pmemkv", &mut ours.conn())] {
-                    for k in common::random_commands::KEYS {
-                        let ty = send(c, &[b"TYPE".to_vec(), k.as_bytes().to_vec()]);
-                        let ttl = send(c, &[b"PTTL".to_vec(), k.as_bytes().to_vec()]);
-                        eprintln!("before command {i}, {who}: {k} {ty:?} pttl {ttl:?}");
+        // Seeds ≡ 2 (mod 3) send pipelines of up to 16 commands (pmemkv runs a pipeline's
+        // plain SETs as one batch), the others one command at a time.
+        let pipelined = seed % 3 == 2;
+        let mut i = 0;
+        while i < count {
+            let batch_len = if pipelined { 1 + rng.below(16) } else { 1 };
+            let mut batch = Vec::new();
+            for _ in 0..batch_len {
+                let mut args = random_command(&mut rng, &commands);
+                tame_blocking(&mut args);
+                stabilize(&mut args, &mut ttl_counter);
+                recent.push_back(show(&args));
+                if recent.len() > 400 {
+                    recent.pop_front();
+                }
+                if let Some(f) = dump.as_mut() {
+                    use std::io::Write;
+                    let hex: Vec<String> =
+                        args.iter().map(|a| a.iter().map(|b| format!("{b:02x}")).collect()).collect();
+                    writeln!(f, "{}", hex.join(" ")).unwrap();
+                }
+                if show_keys_at.contains(&(i + batch.len())) {
+                    let mut their_look = redis::Client::open(redis.url()).unwrap().get_connection().unwrap();
+                    for (who, c) in [("redis", &mut their_look), ("pmemkv", &mut ours.conn())] {
+                        for k in common::random_commands::KEYS {
+                            let ty = send(c, &[b"TYPE".to_vec(), k.as_bytes().to_vec()]);
+                            let ttl = send(c, &[b"PTTL".to_vec(), k.as_bytes().to_vec()]);
+                            eprintln!("before command {i}, {who}: {k} {ty:?} pttl {ttl:?}");
+                        }
                     }
                 }
+                batch.push(args);
             }
-            let want = outcome(send(&mut theirs_con, &args), &args);
-            let got = outcome(send(&mut ours_con, &args), &args);
-            assert_eq!(
-                got,
-                want,
-                "seed {seed}, command {i}: {}\n(left: pmemkv, right: Redis); the commands before:\n{}",
-                show(&args),
-                Vec::from(recent.clone()).join("\n")
-            );
+            let (want, got) = if batch.len() == 1 {
+                (vec![send(&mut theirs_con, &batch[0])], vec![send(&mut ours_con, &batch[0])])
+            } else {
+                (send_pipeline(&mut theirs_con, &batch), send_pipeline(&mut ours_con, &batch))
+            };
+            for (j, ((w, g), args)) in want.into_iter().zip(got).zip(&batch).enumerate() {
+                assert_eq!(
+                    outcome(g, args),
+                    outcome(w, args),
+                    "seed {seed}, command {}: {}\n(left: pmemkv, right: Redis); the commands before:\n{}",
+                    i + j,
+                    show(args),
+                    Vec::from(recent.clone()).join("\n")
+                );
+            }
+            i += batch.len();
         }
         eprintln!("redis diff seed {seed} (RESP{}): {count} commands, every reply the same", if resp3 { 3 } else { 2 });
     }
