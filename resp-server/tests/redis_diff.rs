@@ -159,6 +159,7 @@ fn outcome(r: redis::RedisResult<Value>, args: &[Vec<u8>]) -> String {
                 // COPY gets its own object), which pmemkv does not record.
                 "object" if matches!(&v, Value::Int(n) if *n == i32::MAX as i64) => Value::Int(1),
                 "xpending" => hide_idle_times(v),
+                "exec" => hide_moving_fields(hide_idle_times_in_exec(v)),
                 "xinfo" => hide_moving_fields(v),
                 _ => v,
             };
@@ -258,7 +259,7 @@ fn hide_idle_times(v: Value) -> Value {
             entries
                 .into_iter()
                 .map(|e| match e {
-                    Value::Array(mut f) if f.len() == 4 => {
+                    Value::Array(mut f) if is_pending_entry(&f) => {
                         f[2] = Value::SimpleString("<idle>".into());
                         Value::Array(f)
                     }
@@ -266,6 +267,32 @@ fn hide_idle_times(v: Value) -> Value {
                 })
                 .collect(),
         ),
+        other => other,
+    }
+}
+
+/// An entry of `XPENDING`'s extended reply: `[id, consumer, idle ms, deliveries]`.
+fn is_pending_entry(f: &[Value]) -> bool {
+    let id = |v: &Value| match v {
+        Value::BulkString(b) => {
+            let s = String::from_utf8_lossy(b);
+            s.split_once('-').is_some_and(|(a, b)| {
+                !a.is_empty() && !b.is_empty() && a.bytes().chain(b.bytes()).all(|c| c.is_ascii_digit())
+            })
+        }
+        _ => false,
+    };
+    f.len() == 4
+        && id(&f[0])
+        && matches!(f[1], Value::BulkString(_))
+        && matches!(f[2], Value::Int(_))
+        && matches!(f[3], Value::Int(_))
+}
+
+/// `EXEC`'s replies, with each queued `XPENDING`'s idle times hidden.
+fn hide_idle_times_in_exec(v: Value) -> Value {
+    match v {
+        Value::Array(replies) => Value::Array(replies.into_iter().map(hide_idle_times).collect()),
         other => other,
     }
 }
