@@ -50,6 +50,17 @@ pub enum Served {
     No,
 }
 
+impl Served {
+    /// `Yes` if `served`.
+    pub fn when(served: bool) -> Served {
+        if served {
+            Served::Yes
+        } else {
+            Served::No
+        }
+    }
+}
+
 /// Retries a blocked command on behalf of its client: `(server, db, args, reply, ready keys
 /// out)`. On [`Served::Yes`] the reply is complete; keys the retry made ready go in the last
 /// argument.

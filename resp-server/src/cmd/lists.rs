@@ -466,21 +466,10 @@ fn retry_keys(db: u8, keys: &[Bytes]) -> &[Bytes] {
 }
 
 /// Pops one element from the first non-empty list of `keys` (in database `db`), replying
-/// `[key, element]`. The building block of BLPOP/BRPOP, for the client itself and (`retry`)
-/// for its retries while blocked, which skip keys of another type as Redis does.
+/// `[key, element]`, and returns the position in `keys` of the list it popped from. The
+/// building block of BLPOP/BRPOP, for the client itself and (`retry`) for its retries while
+/// blocked, which skip keys of another type as Redis does.
 fn pop_first(
-    srv: &Shared,
-    db: u8,
-    keys: &[Bytes],
-    left: bool,
-    out: &mut Reply,
-    retry: bool,
-) -> Result<Served, CmdError> {
-    Ok(if pop_first_at(srv, db, keys, left, out, retry)?.is_some() { Served::Yes } else { Served::No })
-}
-
-/// [`pop_first`], returning the position in `keys` of the key it popped from.
-fn pop_first_at(
     srv: &Shared,
     db: u8,
     keys: &[Bytes],
@@ -512,7 +501,7 @@ fn serve_blpop(
     out: &mut Reply,
     _: &mut Vec<(u8, Bytes)>,
 ) -> Result<Served, CmdError> {
-    pop_first(srv, db, retry_keys(db, &args[1..args.len() - 1]), true, out, true)
+    Ok(Served::when(pop_first(srv, db, retry_keys(db, &args[1..args.len() - 1]), true, out, true)?.is_some()))
 }
 
 fn serve_brpop(
@@ -522,13 +511,13 @@ fn serve_brpop(
     out: &mut Reply,
     _: &mut Vec<(u8, Bytes)>,
 ) -> Result<Served, CmdError> {
-    pop_first(srv, db, retry_keys(db, &args[1..args.len() - 1]), false, out, true)
+    Ok(Served::when(pop_first(srv, db, retry_keys(db, &args[1..args.len() - 1]), false, out, true)?.is_some()))
 }
 
 fn blocking_pop(ctx: &mut Ctx<'_>, args: &[Bytes], left: bool) -> CmdResult {
     let timeout = timeout_arg(&args[args.len() - 1])?;
     let keys = &args[1..args.len() - 1];
-    if let Some(i) = pop_first_at(ctx.srv, ctx.s.db, keys, left, ctx.out, false)? {
+    if let Some(i) = pop_first(ctx.srv, ctx.s.db, keys, left, ctx.out, false)? {
         // For WATCH: only the list popped from changed.
         ctx.s.changed_keys = Some(vec![keys[i].clone()]);
         return Ok(());

@@ -964,21 +964,10 @@ fn zpopmax(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// Pops the lowest (highest with `max`) member of the first non-empty sorted set of `keys`
-/// (in database `db`), replying `[key, member, score]`. `strict` (the command's own call)
-/// fails on a key of another type, as Redis does; a retry for a blocked client skips it.
+/// (in database `db`), replying `[key, member, score]`, and returns the position in `keys`
+/// of the set it popped from. `strict` (the command's own call) fails on a key of another
+/// type, as Redis does; a retry for a blocked client skips it.
 fn pop_first(
-    srv: &Shared,
-    db: u8,
-    keys: &[Bytes],
-    max: bool,
-    strict: bool,
-    out: &mut Reply,
-) -> Result<Served, CmdError> {
-    Ok(if pop_first_at(srv, db, keys, max, strict, out)?.is_some() { Served::Yes } else { Served::No })
-}
-
-/// [`pop_first`], returning the position in `keys` of the key it popped from.
-fn pop_first_at(
     srv: &Shared,
     db: u8,
     keys: &[Bytes],
@@ -1010,7 +999,7 @@ fn serve_bzpopmin(
     out: &mut Reply,
     _: &mut Vec<(u8, Bytes)>,
 ) -> Result<Served, CmdError> {
-    pop_first(srv, db, &args[1..args.len() - 1], false, false, out)
+    Ok(Served::when(pop_first(srv, db, &args[1..args.len() - 1], false, false, out)?.is_some()))
 }
 
 fn serve_bzpopmax(
@@ -1020,13 +1009,13 @@ fn serve_bzpopmax(
     out: &mut Reply,
     _: &mut Vec<(u8, Bytes)>,
 ) -> Result<Served, CmdError> {
-    pop_first(srv, db, &args[1..args.len() - 1], true, false, out)
+    Ok(Served::when(pop_first(srv, db, &args[1..args.len() - 1], true, false, out)?.is_some()))
 }
 
 fn bzpop(ctx: &mut Ctx<'_>, args: &[Bytes], max: bool) -> CmdResult {
     let timeout = timeout_arg(&args[args.len() - 1])?;
     let keys = &args[1..args.len() - 1];
-    if let Some(i) = pop_first_at(ctx.srv, ctx.s.db, keys, max, true, ctx.out)? {
+    if let Some(i) = pop_first(ctx.srv, ctx.s.db, keys, max, true, ctx.out)? {
         // For WATCH: only the sorted set popped from changed.
         ctx.s.changed_keys = Some(vec![keys[i].clone()]);
         return Ok(());
