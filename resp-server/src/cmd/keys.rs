@@ -587,7 +587,6 @@ const OBJECT_HELP: &[&str] = &[
     "    Prints this help.",
 ];
 
-/// ```text
 /// How Redis would encode the string at `key` (`int`, `embstr`, `raw`), and its value when
 /// that is `int`.
 fn string_encoding(ctx: &Ctx<'_>, key: &[u8]) -> Result<(&'static str, Option<i64>), CmdError> {
@@ -607,6 +606,7 @@ fn string_encoding(ctx: &Ctx<'_>, key: &[u8]) -> Result<(&'static str, Option<i6
     })
 }
 
+/// ```text
 /// OBJECT ENCODING key | IDLETIME key | REFCOUNT key | FREQ key | HELP
 /// ```
 fn object(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
