@@ -2,7 +2,7 @@
 //!
 //! Redis has 16 numbered databases; pmemkv keeps them in one store by prefixing every user
 //! key with its database number (one byte), so `SELECT` costs nothing and `FLUSHDB` is a
-//! range delete. [`db_key`] builds the stored key, [`DbKeys`] walks one database.
+//! range delete. [`db_key`] builds the stored key.
 //!
 //! Redis's `SCAN` cursors are integers that clients parse as such (redis-py, redis-rs), but
 //! the engine resumes a scan from a key. [`Cursors`] maps the integers handed out to the
