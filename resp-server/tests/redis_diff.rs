@@ -107,6 +107,10 @@ fn canon(v: &Value, sorted: bool) -> String {
             let s = String::from_utf8_lossy(b).into_owned();
             if is_time_id(&s) {
                 "<time id>".into()
+            } else if s == "-0" {
+                // A score of negative zero: Redis keeps the sign in some encodings and paths
+                // and not in others (see docs/commands.md); compared as 0.
+                "\"0\"".into()
             } else {
                 format!("{s:?}")
             }
@@ -126,7 +130,7 @@ fn canon(v: &Value, sorted: bool) -> String {
             parts.sort();
             format!("{{{}}}", parts.join(", "))
         }
-        Value::Double(d) => format!("double {d}"),
+        Value::Double(d) => format!("double {}", if *d == 0.0 { 0.0 } else { *d }),
         Value::Boolean(b) => format!("bool {b}"),
         Value::ServerError(e) => format!("error {:?} {:?}", e.code(), e.details()),
         other => format!("{other:?}"),
@@ -297,6 +301,27 @@ fn hide_idle_times_in_exec(v: Value) -> Value {
     }
 }
 
+/// True if `args` is a lex-range command (`ZRANGEBYLEX`, `BYLEX`, …) on a key that Redis
+/// (asked on `look`, another connection) holds as a sorted set whose scores differ.
+fn lex_on_mixed_scores(look: &mut redis::Connection, args: &[Vec<u8>]) -> bool {
+    let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
+    let bylex = args.iter().any(|a| a.eq_ignore_ascii_case(b"BYLEX"));
+    let key = match name.as_str() {
+        "zrangebylex" | "zrevrangebylex" | "zremrangebylex" | "zlexcount" => args.get(1),
+        "zrange" if bylex => args.get(1),
+        "zrangestore" if bylex => args.get(2),
+        _ => None,
+    };
+    let Some(key) = key else { return false };
+    let Ok(Value::Array(items)) =
+        redis::cmd("ZRANGE").arg(&key[..]).arg(0).arg(-1).arg("WITHSCORES").query::<Value>(look)
+    else {
+        return false;
+    };
+    let scores: Vec<String> = items.iter().skip(1).step_by(2).map(|v| canon(v, false)).collect();
+    scores.windows(2).any(|w| w[0] != w[1])
+}
+
 /// Sends `batch` as one pipeline and returns each command's reply (errors included).
 fn send_pipeline(con: &mut redis::Connection, batch: &[Vec<Vec<u8>>]) -> Vec<redis::RedisResult<Value>> {
     let mut pipe = redis::pipe();
@@ -359,6 +384,7 @@ fn random_commands_reply_as_redis_does() {
         // Seeds ≡ 2 (mod 3) send pipelines of up to 16 commands (pmemkv runs a pipeline's
         // plain SETs as one batch), the others one command at a time.
         let pipelined = seed % 3 == 2;
+        let mut their_look = redis::Client::open(redis.url()).unwrap().get_connection().unwrap();
         let mut i = 0;
         while i < count {
             let batch_len = if pipelined { 1 + rng.below(16) } else { 1 };
@@ -388,6 +414,12 @@ fn random_commands_reply_as_redis_does() {
                     }
                 }
                 batch.push(args);
+            }
+            // A lex range over a sorted set of mixed scores: Redis's answer depends on its
+            // skiplist's random levels, so such commands are not sent (to neither server).
+            batch.retain(|args| !lex_on_mixed_scores(&mut their_look, args));
+            if batch.is_empty() {
+                continue;
             }
             let (want, got) = if batch.len() == 1 {
                 (vec![send(&mut theirs_con, &batch[0])], vec![send(&mut ours_con, &batch[0])])

@@ -315,6 +315,11 @@ fn stores() {
     assert_eq!(all_with_scores(&mut c, "out"), pairs(&[("x", "0")]));
     assert_eq!(cmd(&mut c, &["ZUNIONSTORE", "out", "2", "pinf", "ninf"]).unwrap(), int(1));
     assert_eq!(all_with_scores(&mut c, "out"), pairs(&[("x", "0")]));
+    // A new member's ZINCRBY / ZADD INCR replies with the increment as given, -0 included;
+    // the stored score is 0 (as in Redis's listpack). Found by redis_diff.rs.
+    assert_eq!(cmd(&mut c, &["ZINCRBY", "negzero", "-0", "x"]).unwrap(), Value::BulkString(b"-0".to_vec()));
+    assert_eq!(cmd(&mut c, &["ZADD", "negzero", "INCR", "-0.0", "y"]).unwrap(), Value::BulkString(b"-0".to_vec()));
+    assert_eq!(cmd(&mut c, &["ZSCORE", "negzero", "x"]).unwrap(), Value::BulkString(b"0".to_vec()));
     // Also for a later source: MAX(-inf, 0 × -inf = 0) is 0 (found by redis_diff.rs).
     let args = ["ZUNIONSTORE", "out", "2", "ninf", "ninf", "WEIGHTS", "1", "0", "AGGREGATE", "MAX"];
     assert_eq!(cmd(&mut c, &args).unwrap(), int(1));

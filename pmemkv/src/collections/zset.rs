@@ -306,6 +306,9 @@ impl Collections {
         if opts.condition == ZCondition::IfAbsent && opts.compare != ZCompare::Any {
             return Err(Error::InvalidArgument("GT, LT, and/or NX options at the same time are not compatible".into()));
         }
+        // A new member's reply is the increment itself, -0 included (Redis replies with the
+        // double it computed); what is stored is normalized (0), as Redis's listpack does.
+        let given = delta;
         let delta = check_score(delta)?;
         self.store.update(|txn| {
             let (mut m, expiry) = tx_coll_or_new(&self.store, txn, key, KeyType::ZSet)?;
@@ -337,7 +340,7 @@ impl Collections {
                     set_score(txn, key, m.version, member, None, delta)?;
                     m.count += 1;
                     tx_store_meta(txn, key, &m, expiry)?;
-                    Ok(Some(delta))
+                    Ok(Some(given))
                 }
             }
         })

@@ -299,6 +299,15 @@ const TEMPLATES: &[&str] = &[
     "zrange {k} {s} {s} BYSCORE REV WITHSCORES",
     "zrange {k} {l} {l} BYLEX",
     "zrange {k} {l} {l} BYLEX REV LIMIT {n} {n}",
+    // Lex ranges on a set whose members all have score 0 (on mixed scores Redis's answer
+    // depends on its skiplist's random levels).
+    "zadd zlex 0 {m} 0 {m} 0 {m}",
+    "zrangebylex zlex {l} {l} LIMIT {n} {n}",
+    "zrevrangebylex zlex {l} {l}",
+    "zlexcount zlex {l} {l}",
+    "zremrangebylex zlex {l} {l}",
+    "zrange zlex {l} {l} BYLEX REV",
+    "zrangestore {k} zlex {l} {l} BYLEX",
     "zrangebyscore {k} {s} {s} WITHSCORES LIMIT {n} {n}",
     "zrevrangebyscore {k} {s} {s}",
     "zrangebylex {k} {l} {l}",
@@ -410,6 +419,12 @@ fn fill(rng: &mut Rng, template: &str) -> Vec<Vec<u8>> {
     template
         .split(' ')
         .map(|w| {
+            // Now and then a member from a larger pool, or one longer than 64 bytes: the
+            // collections then cross Redis's compact-encoding limits (128 entries, 64 bytes).
+            if w == "{m}" && rng.chance(20) {
+                let n = rng.below(400);
+                return if rng.chance(25) { format!("{}{n}", "x".repeat(66)) } else { format!("m{n}") }.into_bytes();
+            }
             let from: &[&str] = match w {
                 "{k}" => &key_pool,
                 "{m}" => M,
