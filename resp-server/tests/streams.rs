@@ -563,3 +563,23 @@ fn pending_entries_survive_sigkill_and_are_recovered_by_xautoclaim() {
     assert_eq!(field(&g, "consumers"), Value::Int(2));
     srv.kill9();
 }
+
+/// A stream id is read as Redis reads it, a C string: a NUL byte ends it (found by
+/// redis_diff.rs, where `XSETID s 9\0…` is id 9 and the next word a syntax error).
+#[test]
+fn stream_ids_end_at_a_nul_byte() {
+    let srv = TestServer::start();
+    let mut c = srv.conn();
+    let q = |c: &mut redis::Connection, args: &[&[u8]]| {
+        let mut command = redis::cmd(std::str::from_utf8(args[0]).unwrap());
+        for a in &args[1..] {
+            command.arg(*a);
+        }
+        command.query::<Value>(c)
+    };
+    assert_eq!(q(&mut c, &[b"XADD", b"s", b"5\0junk", b"f", b"v"]).unwrap(), bulk("5-0"));
+    assert_eq!(q(&mut c, &[b"XADD", b"s", b"6-*\0x", b"f", b"v"]).unwrap(), bulk("6-0"));
+    let e = q(&mut c, &[b"XSETID", b"s", b"9\0zz", b"bogus"]).unwrap_err();
+    assert_eq!(e.detail(), Some("syntax error"));
+    assert_eq!(ids(&q(&mut c, &[b"XRANGE", b"s", b"(5\0", b"+\0"]).unwrap()), vec!["6-0".to_string()]);
+}

@@ -96,6 +96,8 @@ fn parse_id(arg: &[u8], missing_seq: u64, strict: bool) -> Result<StreamId, CmdE
     if arg.len() > 127 {
         return Err(invalid_id());
     }
+    // Redis copies the id into a C string: a NUL byte ends it.
+    let arg = until_nul(arg);
     match arg {
         b"-" if !strict => return Ok(StreamId::MIN),
         b"+" if !strict => return Ok(StreamId::MAX),
@@ -257,11 +259,20 @@ fn parse_trim_args(args: &[Bytes], xadd: bool) -> Result<(Option<StreamTrim>, bo
     Ok((strategy.map(|strategy| StreamTrim { strategy, approx, limit }), no_mkstream, i))
 }
 
+/// The bytes of `arg` before its first NUL (what C string functions see).
+fn until_nul(arg: &[u8]) -> &[u8] {
+    &arg[..arg.iter().position(|&b| b == 0).unwrap_or(arg.len())]
+}
+
 /// XADD's id argument: `*`, `<ms>-*` or an explicit id.
 fn xadd_id(arg: &[u8]) -> Result<XAddId, CmdError> {
+    if arg.len() > 127 {
+        return Err(invalid_id());
+    }
+    let arg = until_nul(arg);
     Ok(if arg == b"*" {
         XAddId::Auto
-    } else if let Some(ms) = arg.strip_suffix(b"-*").filter(|_| arg.len() <= 127) {
+    } else if let Some(ms) = arg.strip_suffix(b"-*") {
         XAddId::AutoSeq(parse_u64(ms).ok_or_else(invalid_id)?)
     } else {
         XAddId::Explicit(strict_id(arg)?)
