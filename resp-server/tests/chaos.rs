@@ -131,7 +131,7 @@ fn snapshot(con: &mut redis::Connection) -> BTreeMap<(u8, Vec<u8>), (bool, Strin
     out
 }
 
-/// One client's random sequence: `count` commands from `Rng(seed)`. Returns the number of
+/// One client's random sequence: `count` commands from `Rng::new(seed)`. Returns the number of
 /// error replies and their kinds.
 fn drive(srv: &ServerProcess, seed: u64, count: usize) -> (usize, BTreeMap<String, usize>) {
     let commands: Vec<&'static cmd::Command> =
@@ -139,7 +139,7 @@ fn drive(srv: &ServerProcess, seed: u64, count: usize) -> (usize, BTreeMap<Strin
     let mut con = srv.conn();
     con.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     let mut bystander = srv.conn();
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     let mut recent: VecDeque<String> = VecDeque::new();
     let mut errors = 0usize;
     let mut error_kinds: BTreeMap<String, usize> = BTreeMap::new();

@@ -386,7 +386,7 @@ fn random_commands_reply_as_redis_does() {
         // Debugging: every command sent, one per line, arguments in hex.
         let mut dump =
             std::env::var("PMEMKV_DIFF_DUMP").ok().map(|p| std::fs::File::create(format!("{p}.{seed}")).unwrap());
-        let mut rng = Rng(seed);
+        let mut rng = Rng::new(seed);
         let mut ttl_counter = 0;
         let mut in_multi = false;
         let mut queued: Vec<String> = Vec::new();

@@ -187,20 +187,20 @@ const TOKENS: &[&str] = &[
     "STORE",
 ];
 
-/// splitmix64: a small deterministic generator (the sequence must be reproducible from a
-/// seed printed on failure).
-pub struct Rng(pub u64);
+/// A seeded, reproducible generator (the engine's splitmix64, `pmemkv::collections::Rng`):
+/// a failure prints the seed that replays it.
+pub struct Rng(pmemkv::collections::Rng);
 
 impl Rng {
+    /// A generator seeded with `seed`.
+    pub fn new(seed: u64) -> Rng {
+        Rng(pmemkv::collections::Rng::new(seed))
+    }
     pub fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
     pub fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
+        self.0.below(n as u64) as usize
     }
     pub fn pick<'a, T>(&mut self, from: &'a [T]) -> &'a T {
         &from[self.below(from.len())]
